@@ -1,0 +1,106 @@
+"""The composition root: the one place that builds the Bolt app and wires every handler group.
+
+It is the only module in `bot/` that knows `handlers/` exists; the domain never imports listeners.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt import App, BoltContext, BoltResponse
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import handlers
+from bot.config import Settings
+from bot.db import make_engine, make_session_factory, unit_of_work
+from bot.slack.client import make_web_client
+from bot.slack_events import claim_event
+from bot.workspaces import ensure_workspace
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a running process holds: settings, database and the Slack client."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    client: WebClient
+
+
+def make_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        client=make_web_client(token=settings.require_bot_token(), base_url=settings.slack_api_url),
+    )
+
+
+def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_token: bool = True) -> App:
+    settings = runtime.settings
+    app = App(
+        token=settings.require_bot_token(),
+        signing_secret=signing_secret if signing_secret is not None else settings.require_signing_secret(),
+        client=runtime.client,
+        # auth.test at start-up: a wrong token or unreachable Slack stops the process at once.
+        token_verification_enabled=verify_token,
+        # We answer with our own friendly error instead of Bolt's 404 for unknown requests.
+        raise_error_for_unhandled_request=False,
+    )
+    app.use(_attach_database(runtime.sessions))
+    app.use(_skip_redelivered_events(runtime.sessions))
+    app.error(_answer_without_a_500)
+    handlers.register_all(app)
+    return app
+
+
+def _attach_database(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    workspace_ids: dict[str, int] = {}
+
+    def attach_database(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]
+        context["sessions"] = sessions
+        team_id = context.team_id or context.enterprise_id
+        if team_id:
+            if team_id not in workspace_ids:
+                with unit_of_work(sessions) as session:
+                    workspace_ids[team_id] = ensure_workspace(
+                        session, team_id=team_id, enterprise_id=context.enterprise_id
+                    ).id
+            context["workspace_id"] = workspace_ids[team_id]
+        next()
+
+    return attach_database
+
+
+def _skip_redelivered_events(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    def skip_redelivered_events(body: dict, context: BoltContext, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            with unit_of_work(sessions) as session:
+                first_time = claim_event(session, event_id=event_id, team_id=context.team_id)
+            if not first_time:
+                logger.info("skipping redelivered event %s", event_id)
+                return BoltResponse(status=200, body="")
+        return next()
+
+    return skip_redelivered_events
+
+
+def _answer_without_a_500(error: Exception, body: dict, logger: logging.Logger) -> BoltResponse:
+    """Log the failure and tell the person, rather than answering Slack with a 500.
+
+    A 500 makes Slack show "dispatch_failed" and retry events; the person learns nothing.
+    """
+    logger.exception("listener failed: %s", error, exc_info=error)
+    from bot.slack.messages import something_went_wrong
+
+    if body.get("command"):
+        return BoltResponse(status=200, body=something_went_wrong().as_ephemeral())
+    return BoltResponse(status=200, body="")

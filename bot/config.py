@@ -1,0 +1,150 @@
+"""Settings read from the environment and `.env`.
+
+Every setting is read here and nowhere else, so that a missing or malformed value stops start-up
+with one line that names the variable and says how to fix it, instead of a traceback from deep
+inside Bolt or SQLAlchemy minutes later.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import load_dotenv
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_SQLITE_FILE = "eventbot.sqlite3"
+DEFAULT_PORT = 3000
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line meant for an operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None
+    slack_signing_secret: str | None
+    slack_app_token: str | None
+    slack_api_url: str
+    database_url: str
+    port: int
+    default_timezone: str
+    log_level: str
+
+    def require_bot_token(self) -> str:
+        if not self.slack_bot_token:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your "
+                "Slack app's OAuth & Permissions page into .env or the environment"
+            )
+        return self.slack_bot_token
+
+    def require_signing_secret(self) -> str:
+        if not self.slack_signing_secret:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from your Slack app's "
+                "Basic Information page into .env or the environment"
+            )
+        return self.slack_signing_secret
+
+    def require_app_token(self) -> str:
+        if not self.slack_app_token:
+            raise ConfigError(
+                "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with "
+                "the connections:write scope, made on your Slack app's Basic Information page"
+            )
+        return self.slack_app_token
+
+
+def load_settings(env: dict[str, str] | None = None, *, dotenv_path: str | Path | None = None) -> Settings:
+    """Read settings; `.env` fills in only what the real environment does not set."""
+    if env is None:
+        # override=False: a variable set by the platform (Heroku config vars, CI) always wins.
+        load_dotenv(dotenv_path=dotenv_path or Path.cwd() / ".env", override=False)
+        env = dict(os.environ)
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    bot_token = get("SLACK_BOT_TOKEN")
+    if bot_token and not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (not a user or app token)")
+    app_token = get("SLACK_APP_TOKEN")
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    signing_secret = get("SLACK_SIGNING_SECRET")
+    if signing_secret and not re.fullmatch(r"[0-9A-Za-z]+", signing_secret):
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is malformed: it is the hexadecimal Signing Secret from your "
+            "Slack app's Basic Information page, without quotes or spaces"
+        )
+
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=signing_secret,
+        slack_app_token=app_token,
+        slack_api_url=_api_url(get("SLACK_API_URL")),
+        database_url=normalise_database_url(get("DATABASE_URL")),
+        port=_port(get("PORT")),
+        default_timezone=_timezone(get("EVENTBOT_DEFAULT_TIMEZONE")),
+        log_level=_log_level(get("LOG_LEVEL")),
+    )
+
+
+def normalise_database_url(url: str | None) -> str:
+    """Map what hosting platforms hand out to the driver we ship (psycopg 3)."""
+    if url is None:
+        return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+        return url
+    raise ConfigError(
+        "DATABASE_URL must start with postgres://, postgresql:// or sqlite:/// "
+        f"(got {url.split(':', 1)[0]}://…); leave it unset to use a local SQLite file"
+    )
+
+
+def _api_url(value: str | None) -> str:
+    if value is None:
+        return SLACK_DEFAULT_API_URL
+    if not re.match(r"^https?://[^/]+", value):
+        raise ConfigError(f"SLACK_API_URL must be an http(s) URL such as {SLACK_DEFAULT_API_URL}")
+    # slack_sdk joins method names straight onto the base URL.
+    return value if value.endswith("/") else value + "/"
+
+
+def _port(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_PORT
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"PORT must be a number between 1 and 65535 (got {value!r})")
+    return int(value)
+
+
+def _timezone(value: str | None) -> str:
+    name = value or "Europe/London"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"EVENTBOT_DEFAULT_TIMEZONE {name!r} is not an IANA time zone name such as Europe/London"
+        ) from None
+    return name
+
+
+def _log_level(value: str | None) -> str:
+    level = (value or "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {value!r})")
+    return level

@@ -1,0 +1,100 @@
+"""Engine, sessions and migrations.
+
+One engine per process. SQLite is the embedded default and PostgreSQL the production database;
+the differences that matter (foreign keys off by default, one writer at a time) are settled here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def make_engine(database_url: str, *, echo: bool = False, pooled: bool = True) -> Engine:
+    """`pooled=False` is for one-shot commands (migrations) that should leave no connection open."""
+    pool_options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    if database_url.startswith("sqlite"):
+        engine = create_engine(
+            database_url,
+            echo=echo,
+            **pool_options,
+            # Bolt runs listeners on worker threads; each checks out its own connection.
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        return engine
+    if pooled:
+        pool_options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    return create_engine(database_url, echo=echo, **pool_options)
+
+
+def _configure_sqlite_connection(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # SQLite ignores foreign keys unless asked, and WAL lets readers carry on during a write.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    if not _is_memory_database(dbapi_connection):
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _is_memory_database(dbapi_connection) -> bool:  # type: ignore[no-untyped-def]
+    rows = dbapi_connection.execute("PRAGMA database_list").fetchall()
+    return any(row[1] == "main" and not row[2] for row in rows)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction: committed when the block ends, rolled back whole if anything raises."""
+    with sessions() as session, session.begin():
+        yield session
+
+
+def database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation would choke on % in passwords.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def current_revision(database_url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(database_url, pooled=False)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

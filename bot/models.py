@@ -1,0 +1,445 @@
+"""The persistent domain: typed SQLAlchemy 2 models.
+
+Every change here ships as an Alembic migration under `migrations/versions/`; the test suite
+fails if the two disagree. Times are stored in UTC and come back timezone-aware on every
+database (SQLite forgets offsets, so `UTCDateTime` puts them back).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints let later migrations drop or alter them, and SQLite's batch mode needs names.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous here; pass an aware datetime")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    # Stored as short strings with a CHECK constraint: portable, readable in SQL, and a new
+    # member is a migration that rewrites one constraint rather than a PostgreSQL ENUM type.
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class EventStatus(str, enum.Enum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class Role(str, enum.Enum):
+    ORGANISER = "organiser"
+    CHAIR = "chair"
+    PRESENTER = "presenter"
+    MODERATOR = "moderator"
+    ATTENDEE = "attendee"
+
+
+class SegmentKind(str, enum.Enum):
+    WELCOME = "welcome"
+    PRESENTATION = "presentation"
+    QA = "qa"
+    BREAK = "break"
+    CLOSE = "close"
+    OTHER = "other"
+
+
+class ReflectionTheme(str, enum.Enum):
+    IMPROVEMENT = "improvement"
+    COLLABORATIVE_WORKING = "collaborative_working"
+    EQUITY = "equity"
+    NEXT_STEPS = "next_steps"
+
+
+class ReflectionSource(str, enum.Enum):
+    THREAD = "thread"
+    MODAL = "modal"
+
+
+class QuestionStatus(str, enum.Enum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    OPEN = "open"
+    ANSWERED_LIVE = "answered_live"
+    ANSWERED = "answered"
+    FOLLOW_UP = "follow_up"
+    DISMISSED = "dismissed"
+    MERGED = "merged"
+
+
+class ReminderAudience(str, enum.Enum):
+    CHANNEL = "channel"
+    DIRECT_MESSAGE = "direct_message"
+
+
+class ReminderStatus(str, enum.Enum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class DeliveryStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+# --- workspaces -------------------------------------------------------------------------------
+
+
+class Workspace(Base):
+    """A Slack workspace (team) the app is installed in; every other row hangs off one."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(255))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    # Filled only for OAuth installs; a single-workspace deployment reads SLACK_BOT_TOKEN instead.
+    bot_token: Mapped[str | None] = mapped_column(String(255))
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    people: Mapped[list[Person]] = relationship(back_populates="workspace")
+
+
+class Person(Base):
+    """A Slack user as the app knows them in one workspace."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    organisation: Mapped[str | None] = mapped_column(String(255))
+    # IANA name from users.info, so reminders can land at a local hour for each reader.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    profile_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    workspace: Mapped[Workspace] = relationship(back_populates="people")
+
+
+# --- events and their programme -----------------------------------------------------------------
+
+
+class Event(Base):
+    """One live session held in one channel."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # "A channel has at most one live event at a time": enforced by the database, not by hope.
+        Index(
+            "uq_events_one_current_per_channel",
+            "workspace_id",
+            "channel_id",
+            unique=True,
+            sqlite_where=text("status IN ('scheduled', 'live')"),
+            postgresql_where=text("status IN ('scheduled', 'live')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.SCHEDULED)
+    evaluation_form_url: Mapped[str | None] = mapped_column(String(2000))
+    next_event_notice: Mapped[str | None] = mapped_column(Text)
+    housekeeping_notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    partner_organisations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # How long presenters have to answer questions kept for follow-up.
+    follow_up_days: Mapped[int] = mapped_column(Integer, default=14)
+    # Questions wait for a chair's approval before they appear in the channel.
+    questions_need_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    welcome_message_ts: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_slack_user_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    segments: Mapped[list[AgendaSegment]] = relationship(
+        back_populates="event", order_by="AgendaSegment.position", cascade="all, delete-orphan"
+    )
+    roles: Mapped[list[EventRole]] = relationship(back_populates="event", cascade="all, delete-orphan")
+    prompts: Mapped[list[ReflectionPrompt]] = relationship(back_populates="event", cascade="all, delete-orphan")
+
+
+class AgendaSegment(Base):
+    __tablename__ = "agenda_segments"
+    __table_args__ = (UniqueConstraint("event_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[SegmentKind] = mapped_column(_enum(SegmentKind, "segment_kind"), default=SegmentKind.OTHER)
+    speakers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    announcement_ts: Mapped[str | None] = mapped_column(String(32))
+
+    event: Mapped[Event] = relationship(back_populates="segments")
+
+
+class EventRole(Base):
+    """What a person is at one event; a person may hold several roles (a chair who presents)."""
+
+    __tablename__ = "event_roles"
+    __table_args__ = (UniqueConstraint("event_id", "person_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    organisation: Mapped[str | None] = mapped_column(String(255))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="roles")
+    person: Mapped[Person] = relationship()
+
+
+# --- reflections -----------------------------------------------------------------------------
+
+
+class ReflectionPrompt(Base):
+    __tablename__ = "reflection_prompts"
+    __table_args__ = (UniqueConstraint("event_id", "theme"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    theme: Mapped[ReflectionTheme] = mapped_column(_enum(ReflectionTheme, "reflection_theme"))
+    text: Mapped[str] = mapped_column(Text)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Thread replies to this message are reflections.
+    message_ts: Mapped[str | None] = mapped_column(String(32), index=True)
+
+    event: Mapped[Event] = relationship(back_populates="prompts")
+
+
+class Reflection(Base):
+    __tablename__ = "reflections"
+    __table_args__ = (UniqueConstraint("prompt_id", "message_ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("reflection_prompts.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[ReflectionSource] = mapped_column(_enum(ReflectionSource, "reflection_source"))
+    # Set for thread replies, so edits and deletions in Slack find their row.
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- questions ---------------------------------------------------------------------------------
+
+
+class Question(Base):
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    # Kept even when anonymous, so the asker can be told of the answer; never shown or exported.
+    asker_person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_segments.id", ondelete="SET NULL"))
+    for_presenter_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    status: Mapped[QuestionStatus] = mapped_column(_enum(QuestionStatus, "question_status"), default=QuestionStatus.OPEN)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id", ondelete="SET NULL"))
+    # The message the question came from, when it was added with the message shortcut.
+    source_message_ts: Mapped[str | None] = mapped_column(String(32))
+    card_message_ts: Mapped[str | None] = mapped_column(String(32), index=True)
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answered_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    # One vote per person per question, whatever a burst of clicks tries.
+    __table_args__ = (UniqueConstraint("question_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FollowUp(Base):
+    """A question kept to be answered after the event, and its answer once given."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), unique=True)
+    assigned_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answered_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    asker_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SpeakingQueueEntry(Base):
+    """"Ask aloud": someone waiting for the chair to bring them in."""
+
+    __tablename__ = "speaking_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    brought_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- reminders and evaluation ------------------------------------------------------------------
+
+
+class Reminder(Base):
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    # The organiser's words ("2 hours after", "next day 10:00"), kept to show back to them.
+    when_spec: Mapped[str] = mapped_column(String(255))
+    # For a DM reminder at a local hour this is the earliest recipient's moment; each
+    # delivery carries its own due time.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Set when the time is a local wall-clock time for each recipient ("next day 10:00").
+    local_time_for_recipient: Mapped[str | None] = mapped_column(String(5))
+    audience: Mapped[ReminderAudience] = mapped_column(_enum(ReminderAudience, "reminder_audience"))
+    only_incomplete: Mapped[bool] = mapped_column(Boolean, default=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[ReminderStatus] = mapped_column(_enum(ReminderStatus, "reminder_status"), default=ReminderStatus.SCHEDULED)
+    grace_minutes: Mapped[int] = mapped_column(Integer, default=360)
+    created_by_slack_user_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One reminder to one recipient: the outbox row that workers claim and send exactly once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("reminder_id", "recipient_slack_id"),
+        Index("ix_deliveries_claimable", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
+    # A user ID for DMs, the channel ID for a channel post.
+    recipient_slack_id: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class EvaluationCompletion(Base):
+    __tablename__ = "evaluation_completions"
+    __table_args__ = (UniqueConstraint("event_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Slack plumbing ----------------------------------------------------------------------------
+
+
+class ProcessedSlackEvent(Base):
+    """Events API ids already handled: Slack redelivers when an ack is late, so handle each once."""
+
+    __tablename__ = "processed_slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

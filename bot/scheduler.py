@@ -1,0 +1,66 @@
+"""The one scheduler: APScheduler 3.x with an in-memory job store and explicit job ids.
+
+Job state never lives in a store shared between processes (APScheduler's FAQ warns that sharing
+one gives duplicate or missed runs). What must survive a restart, such as which reminders went to
+whom, lives in eventbot's own tables, and every job here is a short poll over them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from bot.app import Runtime
+from bot.db import unit_of_work
+from bot.slack_events import forget_old_events
+
+logger = logging.getLogger(__name__)
+
+PURGE_PROCESSED_EVENTS_JOB = "purge-processed-slack-events"
+
+
+def _purge_processed_events(runtime: Runtime) -> None:
+    with unit_of_work(runtime.sessions) as session:
+        removed = forget_old_events(session)
+    if removed:
+        logger.info("forgot %d processed Slack event ids", removed)
+
+
+def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> None:
+    def job(job_id: str, func: Callable[[Runtime], None], **trigger: int) -> None:
+        scheduler.add_job(
+            func,
+            "interval",
+            args=[runtime],
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            **trigger,
+        )
+
+    job(PURGE_PROCESSED_EVENTS_JOB, _purge_processed_events, hours=1)
+
+
+def start_in_background(runtime: Runtime) -> BackgroundScheduler:
+    """For `serve` and `socket`: the scheduler runs beside the web listeners in one process."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    add_jobs(scheduler, runtime)
+    scheduler.start()
+    logger.info("scheduler started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+    return scheduler
+
+
+def run_forever(runtime: Runtime) -> None:
+    """For `worker`: the scheduler alone, until the process is told to stop."""
+    scheduler = BlockingScheduler(timezone="UTC")
+    add_jobs(scheduler, runtime)
+    logger.info("worker started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        logger.info("worker stopping")

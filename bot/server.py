@@ -1,0 +1,56 @@
+"""`eventbot serve`: the WSGI app under gunicorn, a production server, on $PORT."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from bot.app import build_app, make_runtime
+from bot.config import Settings
+from bot.web import EventbotWsgi
+
+logger = logging.getLogger(__name__)
+
+# Threads, not processes: Bolt acks from the request thread and finishes listeners on its own
+# pool, and one process keeps the embedded scheduler single.
+THREADS_PER_WORKER = 16
+# Slack gives up on a request after 3 seconds; a request still busy at 30 is stuck, not slow.
+REQUEST_TIMEOUT_SECONDS = 30
+
+
+class EventbotServer(BaseApplication):
+    def __init__(self, settings: Settings, *, workers: int, run_scheduler: bool, host: str = "0.0.0.0") -> None:
+        self.settings = settings
+        self.run_scheduler = run_scheduler
+        self.options = {
+            "bind": f"{host}:{settings.port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": THREADS_PER_WORKER,
+            "timeout": REQUEST_TIMEOUT_SECONDS,
+            "graceful_timeout": 10,
+            "loglevel": settings.log_level.lower(),
+            "errorlog": "-",
+            "proc_name": "eventbot-web",
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Built in the worker after the fork, so no database connection crosses a fork.
+        runtime = make_runtime(self.settings)
+        app = build_app(runtime, verify_token=False)
+        if self.run_scheduler:
+            from bot.scheduler import start_in_background
+
+            start_in_background(runtime)
+        return EventbotWsgi(app, runtime.engine)
+
+
+def serve(settings: Settings, *, workers: int, run_scheduler: bool) -> None:
+    EventbotServer(settings, workers=workers, run_scheduler=run_scheduler).run()

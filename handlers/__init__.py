@@ -1,0 +1,13 @@
+"""Thin Slack listeners, one module per thing a person does; each module has `register(app)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers import asking, event_command, home
+
+
+def register_all(app: App) -> None:
+    event_command.register(app)
+    asking.register(app)
+    home.register(app)
