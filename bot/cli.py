@@ -29,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        # Alembic narrates its plugins and dialect at INFO; `db upgrade` prints the outcome itself.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         return args.run(settings, args) or 0
     except (ConfigError, StartupError) as error:
         print(f"eventbot: {error}", file=sys.stderr)

@@ -65,10 +65,11 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def database_answers(engine: Engine) -> bool:
+    """True when the database answers a query against our schema (not merely accepts a connection:
+    a SQLite file that went missing would be recreated empty and still answer `SELECT 1`)."""
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
+            return connection.execute(text("SELECT version_num FROM alembic_version")).first() is not None
     except Exception:
         return False
 
