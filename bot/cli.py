@@ -31,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         # Alembic narrates its plugins and dialect at INFO; `db upgrade` prints the outcome itself.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        # APScheduler logs every job run at INFO; failures still come through at WARNING and up.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         return args.run(settings, args) or 0
     except (ConfigError, StartupError) as error:
         print(f"eventbot: {error}", file=sys.stderr)

@@ -8,7 +8,9 @@ whom, lives in eventbot's own tables, and every job here is a short poll over th
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -40,6 +42,7 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> None:
             replace_existing=True,
             coalesce=True,
             max_instances=1,
+            next_run_time=datetime.now(timezone.utc),
             **trigger,
         )
 
@@ -56,11 +59,22 @@ def start_in_background(runtime: Runtime) -> BackgroundScheduler:
 
 
 def run_forever(runtime: Runtime) -> None:
-    """For `worker`: the scheduler alone, until the process is told to stop."""
+    """For `worker`: the scheduler alone, until the process is told to stop.
+
+    Platforms stop a worker with SIGTERM; running jobs are let finish so no send is cut in half.
+    """
     scheduler = BlockingScheduler(timezone="UTC")
     add_jobs(scheduler, runtime)
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     logger.info("worker started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         logger.info("worker stopping")
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)

@@ -1,0 +1,27 @@
+"""`eventbot worker` runs the scheduler alone and stops cleanly when the platform says so."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.apprunner import migrate, start_eventbot
+
+
+def test_worker_starts_its_jobs_and_stops_on_sigterm(database_url: str, tmp_path: Path) -> None:
+    migrate(database_url)
+    worker = start_eventbot(
+        "worker", api_url="http://127.0.0.1:9/api/", database_url=database_url, log_dir=tmp_path, wait_for_health=False
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "worker started" not in worker.log() and time.monotonic() < deadline:
+            assert worker.process.poll() is None, worker.log()
+            time.sleep(0.1)
+        assert "purge-processed-slack-events" in worker.log()
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(timeout=15) == 0, worker.log()
+        assert "Traceback" not in worker.log()
+    finally:
+        worker.stop()
