@@ -31,6 +31,13 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     client: WebClient
+    _bot_user_id: str | None = None
+
+    def bot_user_id(self) -> str:
+        """The app's own user id (asked of Slack once), so it is never counted as an attendee."""
+        if self._bot_user_id is None:
+            self._bot_user_id = self.client.auth_test()["user_id"]
+        return self._bot_user_id
 
 
 def make_runtime(settings: Settings) -> Runtime:

@@ -17,6 +17,13 @@ class Capability:
 
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("/event help", "Show this list.", "anyone"),
+    Capability("/event setup", "Set up this channel's event (title, times, chairs, presenters, form link), or change it.", "organisers"),
+    Capability("/event start", "Open the session now: posts the welcome, agenda and housekeeping.", "chairs"),
+    Capability("/event next", "Announce the next agenda item now; later scheduled posts follow your pace.", "chairs"),
+    Capability("/event prompt improvement|collaborative|equity|next", "Post a reflection prompt now.", "chairs"),
+    Capability("/event status", "Where the session is and what comes next.", "chairs"),
+    Capability("/event reflections", "The reflections so far, by theme, with a CSV in your DMs.", "chairs"),
+    Capability("/event close", "Close the session: thanks, reflection counts, the evaluation form, what's next.", "chairs"),
     Capability(
         "/ask <your question>",
         "Ask a question in an event's channel during the session.",

@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -74,6 +76,16 @@ def _parser() -> argparse.ArgumentParser:
     downgrade.set_defaults(run=_db_downgrade)
     current = db_commands.add_parser("current", help="show the database's revision")
     current.set_defaults(run=_db_current)
+
+    event = commands.add_parser("event", help="programme files: check them, import them")
+    event_commands = event.add_subparsers(title="event commands", metavar="EVENT_COMMAND", required=True)
+    plan = event_commands.add_parser("plan", help="check a programme file and print everything the bot will post")
+    plan.add_argument("file", type=Path)
+    plan.set_defaults(run=_event_plan)
+    import_ = event_commands.add_parser("import", help="set an event up in Slack from a programme file")
+    import_.add_argument("file", type=Path)
+    import_.add_argument("--channel", help="the event channel's ID (C…); overrides `channel` in the file")
+    import_.set_defaults(run=_event_import)
     return parser
 
 
@@ -166,6 +178,46 @@ def _db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
 
     db.downgrade(settings.database_url, args.revision)
     print(f"eventbot: database at revision {db.current_revision(settings.database_url)}")
+    return 0
+
+
+def _event_plan(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.programme import ProgrammeError, format_plan, load_programme
+
+    try:
+        programme = load_programme(args.file)
+    except ProgrammeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(format_plan(programme))
+    return 0
+
+
+def _event_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import make_runtime
+    from bot.errors import UserError
+    from bot.programme import ProgrammeError, load_programme
+    from bot.programme_import import import_programme
+
+    try:
+        programme = load_programme(args.file)
+    except ProgrammeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    settings.require_bot_token()
+    _require_migrated(settings)
+    runtime = make_runtime(settings)
+    try:
+        imported = import_programme(
+            runtime.sessions, runtime.client, programme, channel_id=args.channel, now=datetime.now(timezone.utc)
+        )
+    except UserError as error:
+        print(f"eventbot: {error}", file=sys.stderr)
+        return 1
+    print(f"eventbot: imported {imported.title!r} into channel {imported.channel_id} (event {imported.event_id})")
+    for reference, slack_id in imported.people.items():
+        if reference != slack_id:
+            print(f"  {reference} is {slack_id}")
     return 0
 
 

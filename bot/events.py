@@ -1,13 +1,54 @@
-"""Events: which one is running in a channel."""
+"""Events: setting one up for a channel, from Slack or a programme file, and finding it again."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date as date_type
+from datetime import datetime
+from datetime import time as time_type
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.models import Event, EventStatus
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import people
+from bot.db import unit_of_work
+from bot.errors import UserError
+from bot.programme import DEFAULT_PROMPTS, to_utc
+from bot.models import (
+    AgendaSegment,
+    Event,
+    EventStatus,
+    ReflectionPrompt,
+    ReflectionTheme,
+    Reminder,
+    Role,
+)
 
 CURRENT_STATUSES = (EventStatus.SCHEDULED, EventStatus.LIVE)
+
+
+class NoEventHere(UserError):
+    pass
+
+
+class ChannelBusy(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class EventDetails:
+    """What the setup modal asks for."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    evaluation_form_url: str | None
+    chairs: tuple[str, ...]
+    presenters: tuple[str, ...]
 
 
 def current_event(session: Session, *, workspace_id: int, channel_id: str) -> Event | None:
@@ -19,3 +60,219 @@ def current_event(session: Session, *, workspace_id: int, channel_id: str) -> Ev
             Event.status.in_(CURRENT_STATUSES),
         )
     )
+
+
+def latest_event(session: Session, *, workspace_id: int, channel_id: str) -> Event | None:
+    """The current event, or else the most recent one (digests are wanted after the close too)."""
+    return current_event(session, workspace_id=workspace_id, channel_id=channel_id) or session.scalar(
+        select(Event)
+        .where(Event.workspace_id == workspace_id, Event.channel_id == channel_id)
+        .order_by(Event.starts_at.desc(), Event.id.desc())
+        .limit(1)
+    )
+
+
+def event_to_run(
+    session: Session, *, workspace_id: int, channel_id: str, slack_user_id: str, action: str, include_closed: bool = False
+) -> Event:
+    """The channel's event, if the person may run it; otherwise a UserError saying why."""
+    find = latest_event if include_closed else current_event
+    event = find(session, workspace_id=workspace_id, channel_id=channel_id)
+    if event is None:
+        raise NoEventHere(
+            "There is no event in this channel yet. An organiser can set one up here with `/event setup`."
+        )
+    people.require_runner(session, event=event, slack_user_id=slack_user_id, action=action)
+    return event
+
+
+def create_event(
+    session: Session, *, workspace_id: int, channel_id: str, organiser_slack_id: str, details: EventDetails
+) -> Event:
+    """Set up an event from the modal: the four prompts with their default wording, no agenda yet."""
+    event = Event(
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        title=details.title,
+        timezone=details.timezone,
+        starts_at=details.starts_at,
+        ends_at=details.ends_at,
+        evaluation_form_url=details.evaluation_form_url,
+        created_by_slack_user_id=organiser_slack_id,
+        housekeeping_notes=[],
+        partner_organisations=[],
+    )
+    add_exclusively(session, event)
+    for theme, text in DEFAULT_PROMPTS.items():
+        session.add(ReflectionPrompt(event_id=event.id, theme=theme, text=text))
+    grant_all(session, event, [organiser_slack_id], Role.ORGANISER)
+    grant_all(session, event, details.chairs, Role.CHAIR)
+    grant_all(session, event, details.presenters, Role.PRESENTER)
+    return event
+
+
+def update_event(session: Session, *, event: Event, details: EventDetails) -> Event:
+    """Change an event set up earlier; times move its programme with them."""
+    shift = details.starts_at - event.starts_at
+    event.title = details.title
+    event.timezone = details.timezone
+    event.starts_at = details.starts_at
+    event.ends_at = details.ends_at
+    event.evaluation_form_url = details.evaluation_form_url
+    if shift:
+        for segment in event.segments:
+            segment.scheduled_at += shift
+        for prompt in event.prompts:
+            if prompt.scheduled_at is not None:
+                prompt.scheduled_at += shift
+    grant_all(session, event, details.chairs, Role.CHAIR)
+    grant_all(session, event, details.presenters, Role.PRESENTER)
+    return event
+
+
+def add_exclusively(session: Session, event: Event) -> None:
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        raise ChannelBusy(
+            "This channel already has an event that has not finished; close it with `/event close` "
+            "before setting up another."
+        ) from None
+
+
+def grant_all(session: Session, event: Event, slack_user_ids: Iterable[str], role: Role) -> None:
+    for slack_user_id in slack_user_ids:
+        person = people.person(session, workspace_id=event.workspace_id, slack_user_id=slack_user_id)
+        people.grant(session, event=event, person=person, role=role)
+
+
+def segments_of(session: Session, *, event: Event) -> list[AgendaSegment]:
+    return list(
+        session.scalars(select(AgendaSegment).where(AgendaSegment.event_id == event.id).order_by(AgendaSegment.position))
+    )
+
+
+def reminders_of(session: Session, *, event: Event) -> list[Reminder]:
+    return list(session.scalars(select(Reminder).where(Reminder.event_id == event.id).order_by(Reminder.due_at)))
+
+
+class FormProblems(UserError):
+    """Field-by-field problems with a form, keyed by the form's field names."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(problems.values()))
+        self.problems = problems
+
+
+MAX_TITLE_LENGTH = 255
+
+
+def details_from_form(
+    *,
+    title: str | None,
+    date: str | None,
+    start: str | None,
+    end: str | None,
+    timezone: str | None,
+    evaluation_form_url: str | None,
+    chairs: Iterable[str] = (),
+    presenters: Iterable[str] = (),
+) -> EventDetails:
+    """Check what an organiser typed into the setup form; every problem is reported at once."""
+    problems: dict[str, str] = {}
+    title = (title or "").strip()
+    if not title:
+        problems["title"] = "Give the event a title."
+    elif len(title) > MAX_TITLE_LENGTH:
+        problems["title"] = f"Keep the title under {MAX_TITLE_LENGTH} characters."
+    zone_name = (timezone or "").strip() or "Europe/London"
+    zone = None
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems["timezone"] = "Use a time zone name such as Europe/London or America/New_York."
+    day = None
+    try:
+        day = date_type.fromisoformat(date or "")
+    except ValueError:
+        problems["date"] = "Pick the day of the event."
+    times: dict[str, str] = {}
+    for field, value in (("start", start), ("end", end)):
+        try:
+            time_type.fromisoformat(value or "")
+            times[field] = value or ""
+        except ValueError:
+            problems[field] = "Pick a time."
+    url = (evaluation_form_url or "").strip() or None
+    if url and not (url.startswith(("https://", "http://")) and " " not in url and len(url) <= 2000):
+        problems["evaluation_form_url"] = "Paste the form's full web address, starting with https://"
+    starts_at = ends_at = None
+    if zone and day and "start" in times and "end" in times:
+        try:
+            starts_at = to_utc(day, times["start"], zone_name)
+            ends_at = to_utc(day, times["end"], zone_name)
+        except ValueError as error:
+            problems["start"] = str(error)
+        else:
+            if ends_at <= starts_at:
+                problems["end"] = "The end must be after the start (same day)."
+    if problems:
+        raise FormProblems(problems)
+    assert starts_at is not None and ends_at is not None
+    return EventDetails(
+        title=title,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=zone_name,
+        evaluation_form_url=url,
+        chairs=tuple(dict.fromkeys(chairs)),
+        presenters=tuple(dict.fromkeys(presenters)),
+    )
+
+
+def event_id_to_run(
+    sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, slack_user_id: str, action: str,
+    include_closed: bool = False,
+) -> int:
+    """`event_to_run` in a transaction of its own, for callers that go on to talk to Slack."""
+    with unit_of_work(sessions) as session:
+        return event_to_run(
+            session, workspace_id=workspace_id, channel_id=channel_id, slack_user_id=slack_user_id,
+            action=action, include_closed=include_closed,
+        ).id
+
+
+def setup_form_defaults(
+    sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, slack_user_id: str
+) -> tuple[int | None, Event | None, list[str], list[str]]:
+    """What the setup form starts from: the channel's current event if the person may change it.
+
+    Anyone may set up an event in a channel that has none (and becomes its organiser); only the
+    event's organisers and chairs may change one that exists.
+    """
+    with unit_of_work(sessions) as session:
+        event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
+        if event is None:
+            return None, None, [], []
+        people.require_runner(session, event=event, slack_user_id=slack_user_id, action="change this event")
+        chairs = [p.slack_user_id for p in people.people_with_role(session, event=event, role=Role.CHAIR)]
+        presenters = [p.slack_user_id for p in people.people_with_role(session, event=event, role=Role.PRESENTER)]
+        return event.id, event, chairs, presenters
+
+
+def save_setup(
+    sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, event_id: int | None,
+    slack_user_id: str, details: EventDetails,
+) -> Event:
+    """Create the channel's event, or change it when the form was opened on an existing one."""
+    with unit_of_work(sessions) as session:
+        if event_id is None:
+            return create_event(session, workspace_id=workspace_id, channel_id=channel_id,
+                                organiser_slack_id=slack_user_id, details=details)
+        event = session.get(Event, event_id)
+        if event is None or event.workspace_id != workspace_id or event.status not in CURRENT_STATUSES:
+            raise NoEventHere("That event has closed or been removed, so it cannot be changed.")
+        people.require_runner(session, event=event, slack_user_id=slack_user_id, action="change this event")
+        return update_event(session, event=event, details=details)

@@ -225,6 +225,10 @@ class Event(Base):
     # Questions wait for a chair's approval before they appear in the channel.
     questions_need_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     welcome_message_ts: Mapped[str | None] = mapped_column(String(32))
+    # How far the chair's pace is ahead (negative) or behind the programme: later scheduled
+    # posts move by this much, so a session that runs late is not interrupted by the plan.
+    schedule_offset_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    close_message_ts: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_slack_user_id: Mapped[str | None] = mapped_column(String(32))

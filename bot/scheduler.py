@@ -16,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot import run_of_show
 from bot.app import Runtime
 from bot.db import unit_of_work
 from bot.slack_events import forget_old_events
@@ -23,6 +24,16 @@ from bot.slack_events import forget_old_events
 logger = logging.getLogger(__name__)
 
 PURGE_PROCESSED_EVENTS_JOB = "purge-processed-slack-events"
+RUN_PROGRAMMES_JOB = "run-programmes"
+# Posts land within this many seconds of their minute.
+PROGRAMME_TICK_SECONDS = 5
+
+
+def _run_programmes(runtime: Runtime) -> None:
+    run_of_show.run_due_work(
+        runtime.sessions, runtime.client, now=datetime.now(timezone.utc),
+        exclude_from_attendees=frozenset({runtime.bot_user_id()}),
+    )
 
 
 def _purge_processed_events(runtime: Runtime) -> None:
@@ -47,6 +58,7 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> None:
         )
 
     job(PURGE_PROCESSED_EVENTS_JOB, _purge_processed_events, hours=1)
+    job(RUN_PROGRAMMES_JOB, _run_programmes, seconds=PROGRAMME_TICK_SECONDS)
 
 
 def start_in_background(runtime: Runtime) -> BackgroundScheduler:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import asking, event_command, home
+from handlers import asking, event_command, home, joining, reflecting, setting_up
 
 
 def register_all(app: App) -> None:
     event_command.register(app)
+    setting_up.register(app)
     asking.register(app)
+    reflecting.register(app)
+    joining.register(app)
     home.register(app)

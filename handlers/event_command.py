@@ -8,6 +8,7 @@ from slack_bolt import Ack, App, BoltContext
 
 from bot.capabilities import CAPABILITIES
 from bot.slack import messages
+from handlers import running, setting_up
 
 Subcommand = Callable[..., None]
 
@@ -18,6 +19,8 @@ def show_help(ack: Ack, command: dict, context: BoltContext) -> None:
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": show_help,
+    **setting_up.SUBCOMMANDS,
+    **running.SUBCOMMANDS,
 }
 
 

@@ -6,13 +6,16 @@ import signal
 import time
 from pathlib import Path
 
-from tests.apprunner import migrate, start_eventbot
+from tests.apprunner import BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, TEAM_ID, migrate, start_eventbot
+from tests.slackdouble import SlackDouble
 
 
 def test_worker_starts_its_jobs_and_stops_on_sigterm(database_url: str, tmp_path: Path) -> None:
     migrate(database_url)
+    slack = SlackDouble(team_id=TEAM_ID, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, bot_user_id=BOT_USER_ID)
+    slack.start()
     worker = start_eventbot(
-        "worker", api_url="http://127.0.0.1:9/api/", database_url=database_url, log_dir=tmp_path, wait_for_health=False
+        "worker", api_url=slack.api_url, database_url=database_url, log_dir=tmp_path, wait_for_health=False
     )
     try:
         deadline = time.monotonic() + 30
@@ -20,8 +23,10 @@ def test_worker_starts_its_jobs_and_stops_on_sigterm(database_url: str, tmp_path
             assert worker.process.poll() is None, worker.log()
             time.sleep(0.1)
         assert "purge-processed-slack-events" in worker.log()
+        assert "run-programmes" in worker.log()
         worker.process.send_signal(signal.SIGTERM)
         assert worker.process.wait(timeout=15) == 0, worker.log()
         assert "Traceback" not in worker.log()
     finally:
         worker.stop()
+        slack.stop()

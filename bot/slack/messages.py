@@ -25,8 +25,12 @@ class Message:
     def as_ephemeral(self) -> dict[str, Any]:
         return {"response_type": "ephemeral", "text": self.text, "blocks": self.blocks}
 
+    def as_post(self) -> dict[str, Any]:
+        """Keyword arguments for chat.postMessage / chat.postEphemeral / chat.update."""
+        return {"text": self.text, "blocks": self.blocks}
 
-def _blocks(*blocks: Any) -> list[dict[str, Any]]:
+
+def blocks_of(*blocks: Any) -> list[dict[str, Any]]:
     return [block.to_dict() for block in blocks]
 
 
@@ -34,7 +38,7 @@ def help_message(capabilities: tuple[Capability, ...]) -> Message:
     lines = [f"• `{escape(c.usage)}` ({escape(c.who)}): {escape(c.description)}" for c in capabilities]
     return Message(
         text="What eventbot can do: " + "; ".join(c.usage for c in capabilities),
-        blocks=_blocks(
+        blocks=blocks_of(
             HeaderBlock(text="What eventbot can do"),
             SectionBlock(text=MarkdownTextObject(text="\n".join(lines))),
             ContextBlock(elements=[MarkdownTextObject(text="Type a command in an event's channel.")]),
@@ -44,7 +48,7 @@ def help_message(capabilities: tuple[Capability, ...]) -> Message:
 
 def notice(text: str) -> Message:
     """A short plain answer: refusals, corrections, confirmations."""
-    return Message(text=text, blocks=_blocks(SectionBlock(text=MarkdownTextObject(text=text))))
+    return Message(text=text, blocks=blocks_of(SectionBlock(text=MarkdownTextObject(text=text))))
 
 
 def no_event_in_channel(*, command: str) -> Message:
@@ -66,3 +70,21 @@ def something_went_wrong() -> Message:
         "Sorry, something went wrong on our side and nothing was changed. "
         "Please try again in a moment."
     )
+
+
+# What to tell a person when Slack refuses a post we made for them.
+SLACK_ERROR_ADVICE = {
+    "not_in_channel": "I am not in this channel: invite me with `/invite @eventbot`, then try again.",
+    "channel_not_found": "I cannot see this channel: invite me with `/invite @eventbot`, then try again.",
+    "is_archived": "This channel is archived, so I cannot post in it.",
+    "ratelimited": "Slack is asking me to slow down: please try again in a minute.",
+}
+
+
+def slack_refused(error_code: str) -> Message:
+    advice = SLACK_ERROR_ADVICE.get(error_code, "Please try again in a moment.")
+    return notice(f"Slack did not accept my message ({escape(error_code)}). {advice}")
+
+
+def ok(text: str) -> Message:
+    return notice(f":white_check_mark: {text}")

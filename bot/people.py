@@ -1,0 +1,96 @@
+"""People and what they are at an event: who may run it, who takes part."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import unit_of_work
+from bot.errors import UserError
+from bot.models import Event, EventRole, Person, Role
+
+# Who may set an event up again, start it, move it on, post prompts, pull digests and close it.
+RUNNERS = frozenset({Role.ORGANISER, Role.CHAIR})
+
+
+class NotAllowed(UserError):
+    """The person may not do this; the message completes "Only … can …" for them."""
+
+
+def person(session: Session, *, workspace_id: int, slack_user_id: str, display_name: str | None = None) -> Person:
+    """The person row for a Slack user, created on first sight (concurrent first sights are fine)."""
+    found = session.scalar(
+        select(Person).where(Person.workspace_id == workspace_id, Person.slack_user_id == slack_user_id)
+    )
+    if found is None:
+        try:
+            with session.begin_nested():
+                found = Person(workspace_id=workspace_id, slack_user_id=slack_user_id, display_name=display_name)
+                session.add(found)
+                session.flush()
+        except IntegrityError:
+            found = session.scalars(
+                select(Person).where(Person.workspace_id == workspace_id, Person.slack_user_id == slack_user_id)
+            ).one()
+    if display_name and not found.display_name:
+        found.display_name = display_name
+    return found
+
+
+def grant(session: Session, *, event: Event, person: Person, role: Role) -> None:
+    exists = session.scalar(
+        select(EventRole.id).where(EventRole.event_id == event.id, EventRole.person_id == person.id, EventRole.role == role)
+    )
+    if exists is None:
+        try:
+            with session.begin_nested():
+                session.add(EventRole(event_id=event.id, person_id=person.id, role=role))
+                session.flush()
+        except IntegrityError:
+            pass  # granted concurrently: the outcome is the same
+
+
+def roles_of(session: Session, *, event: Event, slack_user_id: str) -> set[Role]:
+    rows = session.scalars(
+        select(EventRole.role)
+        .join(Person, Person.id == EventRole.person_id)
+        .where(EventRole.event_id == event.id, Person.slack_user_id == slack_user_id)
+    )
+    return set(rows)
+
+
+def require_runner(session: Session, *, event: Event, slack_user_id: str, action: str) -> None:
+    """Refuse unless the person is one of the event's organisers or chairs."""
+    if not roles_of(session, event=event, slack_user_id=slack_user_id) & RUNNERS:
+        raise NotAllowed(f"Only a chair or organiser of this event can {action}.")
+
+
+def people_with_role(session: Session, *, event: Event, role: Role) -> list[Person]:
+    return list(
+        session.scalars(
+            select(Person)
+            .join(EventRole, EventRole.person_id == Person.id)
+            .where(EventRole.event_id == event.id, EventRole.role == role)
+            .order_by(Person.id)
+        )
+    )
+
+
+def add_attendees(session: Session, *, event: Event, slack_user_ids: Iterable[str]) -> None:
+    for slack_user_id in slack_user_ids:
+        grant(session, event=event, person=person(session, workspace_id=event.workspace_id, slack_user_id=slack_user_id), role=Role.ATTENDEE)
+
+
+def enrol_joiner(sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, slack_user_id: str) -> bool:
+    """Make someone who joined a channel an attendee of its current event, if it has one."""
+    from bot.events import current_event
+
+    with unit_of_work(sessions) as session:
+        event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
+        if event is None:
+            return False
+        add_attendees(session, event=event, slack_user_ids=[slack_user_id])
+        return True

@@ -1,0 +1,175 @@
+"""Reflections: what attendees say in answer to the prompts, in threads or privately."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import people
+from bot.db import unit_of_work
+from bot.errors import UserError
+from bot.models import Event, Person, Reflection, ReflectionPrompt, ReflectionSource, ReflectionTheme, utcnow
+
+MAX_REFLECTION_LENGTH = 2000
+
+
+class ReflectionError(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class SharedReflection:
+    theme: ReflectionTheme
+    text: str
+    # None when the author chose to stay anonymous: the digest and the CSV never see who.
+    author_slack_id: str | None
+    author_name: str | None
+    source: ReflectionSource
+    shared_at: datetime
+
+
+def prompt_for_thread(session: Session, *, workspace_id: int, channel_id: str, thread_ts: str) -> ReflectionPrompt | None:
+    return session.scalar(
+        select(ReflectionPrompt)
+        .join(Event, Event.id == ReflectionPrompt.event_id)
+        .where(Event.workspace_id == workspace_id, Event.channel_id == channel_id, ReflectionPrompt.message_ts == thread_ts)
+    )
+
+
+def record_thread_reply(
+    session: Session, *, workspace_id: int, channel_id: str, thread_ts: str, message_ts: str, slack_user_id: str, text: str
+) -> Reflection | None:
+    """A reply in a prompt's thread becomes a reflection; replies elsewhere are not ours."""
+    prompt = prompt_for_thread(session, workspace_id=workspace_id, channel_id=channel_id, thread_ts=thread_ts)
+    if prompt is None or not text.strip():
+        return None
+    existing = session.scalar(
+        select(Reflection).where(Reflection.prompt_id == prompt.id, Reflection.message_ts == message_ts)
+    )
+    if existing is not None:
+        return existing
+    author = people.person(session, workspace_id=workspace_id, slack_user_id=slack_user_id)
+    reflection = Reflection(
+        prompt_id=prompt.id, person_id=author.id, text=text, anonymous=False,
+        source=ReflectionSource.THREAD, message_ts=message_ts,
+    )
+    session.add(reflection)
+    session.flush()
+    return reflection
+
+
+def _thread_reflection(session: Session, *, workspace_id: int, channel_id: str, message_ts: str) -> Reflection | None:
+    return session.scalar(
+        select(Reflection)
+        .join(ReflectionPrompt, ReflectionPrompt.id == Reflection.prompt_id)
+        .join(Event, Event.id == ReflectionPrompt.event_id)
+        .where(Event.workspace_id == workspace_id, Event.channel_id == channel_id, Reflection.message_ts == message_ts)
+    )
+
+
+def edit_thread_reply(session: Session, *, workspace_id: int, channel_id: str, message_ts: str, text: str) -> bool:
+    reflection = _thread_reflection(session, workspace_id=workspace_id, channel_id=channel_id, message_ts=message_ts)
+    if reflection is None:
+        return False
+    reflection.text = text
+    reflection.edited_at = utcnow()
+    return True
+
+
+def delete_thread_reply(session: Session, *, workspace_id: int, channel_id: str, message_ts: str) -> bool:
+    reflection = _thread_reflection(session, workspace_id=workspace_id, channel_id=channel_id, message_ts=message_ts)
+    if reflection is None or reflection.deleted_at is not None:
+        return False
+    reflection.deleted_at = utcnow()
+    return True
+
+
+def share_privately(
+    session: Session, *, workspace_id: int, prompt_id: int, slack_user_id: str, text: str, anonymous: bool
+) -> Reflection:
+    """A reflection shared through the modal, optionally anonymous."""
+    text = text.strip()
+    if not text:
+        raise ReflectionError("Your reflection is empty: write a few words, then share it.")
+    if len(text) > MAX_REFLECTION_LENGTH:
+        raise ReflectionError(
+            f"Your reflection is {len(text)} characters; please keep it under {MAX_REFLECTION_LENGTH}."
+        )
+    prompt = session.get(ReflectionPrompt, prompt_id)
+    if prompt is None or session.get_one(Event, prompt.event_id).workspace_id != workspace_id:
+        raise ReflectionError("That prompt no longer exists.")
+    author = people.person(session, workspace_id=workspace_id, slack_user_id=slack_user_id)
+    reflection = Reflection(
+        prompt_id=prompt.id, person_id=author.id, text=text, anonymous=anonymous, source=ReflectionSource.MODAL
+    )
+    session.add(reflection)
+    session.flush()
+    return reflection
+
+
+def shared_reflections(session: Session, *, event: Event) -> list[SharedReflection]:
+    """Every standing reflection of an event, by theme then time; anonymous ones without author."""
+    rows = session.execute(
+        select(Reflection, ReflectionPrompt.theme, Person.slack_user_id, Person.display_name)
+        .join(ReflectionPrompt, ReflectionPrompt.id == Reflection.prompt_id)
+        .join(Person, Person.id == Reflection.person_id)
+        .where(ReflectionPrompt.event_id == event.id, Reflection.deleted_at.is_(None))
+        .order_by(Reflection.created_at, Reflection.id)
+    ).all()
+    theme_order = {theme: n for n, theme in enumerate(ReflectionTheme)}
+    shared = [
+        SharedReflection(
+            theme=theme,
+            text=reflection.text,
+            author_slack_id=None if reflection.anonymous else slack_id,
+            author_name=None if reflection.anonymous else name,
+            source=reflection.source,
+            shared_at=reflection.created_at,
+        )
+        for reflection, theme, slack_id, name in rows
+    ]
+    return sorted(shared, key=lambda r: theme_order[r.theme])
+
+
+def export(sessions: sessionmaker[Session], *, event_id: int) -> tuple[str, list[SharedReflection], str]:
+    """The event's title, its reflections, and the same as CSV text."""
+    with unit_of_work(sessions) as session:
+        event = session.get_one(Event, event_id)
+        shared = shared_reflections(session, event=event)
+        return event.title, shared, reflections_csv(shared, timezone=event.timezone)
+
+
+def neutralise_for_spreadsheet(cell: str) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas; a leading quote stops that."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+def reflections_csv(reflections: list[SharedReflection], *, timezone: str) -> str:
+    zone = ZoneInfo(timezone)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["theme", "reflection", "author", "slack_user_id", "shared_at", "how"])
+    for r in reflections:
+        writer.writerow([
+            r.theme.value,
+            neutralise_for_spreadsheet(r.text),
+            neutralise_for_spreadsheet(r.author_name or ("anonymous" if r.author_slack_id is None else "")),
+            r.author_slack_id or "",
+            r.shared_at.astimezone(zone).isoformat(timespec="minutes"),
+            r.source.value,
+        ])
+    return out.getvalue()
+
+
+def prompt_by_id(sessions: sessionmaker[Session], *, workspace_id: int, prompt_id: int) -> ReflectionPrompt:
+    with unit_of_work(sessions) as session:
+        prompt = session.get(ReflectionPrompt, prompt_id)
+        if prompt is None or session.get_one(Event, prompt.event_id).workspace_id != workspace_id:
+            raise ReflectionError("That prompt no longer exists.")
+        return prompt

@@ -1,0 +1,18 @@
+"""Someone joins an event's channel: they are an attendee from then on."""
+
+from __future__ import annotations
+
+from slack_bolt import App, BoltContext
+
+from bot import people
+
+
+def join_channel(event: dict, context: BoltContext) -> None:
+    if event.get("user") == context.bot_user_id:
+        return
+    people.enrol_joiner(context["sessions"], workspace_id=context["workspace_id"], channel_id=event["channel"],
+                        slack_user_id=event["user"])
+
+
+def register(app: App) -> None:
+    app.event("member_joined_channel")(join_channel)

@@ -1,0 +1,118 @@
+"""`/event start|next|prompt|status|close|reflections`: a chair running the session."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import events, reflections, run_of_show
+from bot.models import ReflectionTheme, utcnow
+from bot.run_of_show import RunOfShowError
+from bot.slack import digests, messages
+from bot.slack.files import send_to_dm
+from bot.slack.programme_posts import THEME_NAMES
+from bot.slack.text import escape
+from handlers.replies import answering_problems
+
+logger = logging.getLogger(__name__)
+
+THEME_WORDS = {
+    "improvement": ReflectionTheme.IMPROVEMENT,
+    "collaborative": ReflectionTheme.COLLABORATIVE_WORKING,
+    "collaborative_working": ReflectionTheme.COLLABORATIVE_WORKING,
+    "collaboration": ReflectionTheme.COLLABORATIVE_WORKING,
+    "equity": ReflectionTheme.EQUITY,
+    "next": ReflectionTheme.NEXT_STEPS,
+    "next_steps": ReflectionTheme.NEXT_STEPS,
+    "actions": ReflectionTheme.NEXT_STEPS,
+}
+
+
+def _event_id(context: BoltContext, command: dict, action: str, *, include_closed: bool = False) -> int:
+    return events.event_id_to_run(
+        context["sessions"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+        slack_user_id=command["user_id"], action=action, include_closed=include_closed,
+    )
+
+
+def start_session(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        event_id = _event_id(context, command, "start the session")
+        started = run_of_show.start_event(
+            context["sessions"], client, event_id=event_id, now=utcnow(), by_chair=True,
+            exclude_from_attendees=frozenset(filter(None, [context.bot_user_id])),
+        )
+        respond(messages.ok("The session has started: the welcome is posted.") if started
+                else messages.notice("The session has already started. `/event next` moves to the next agenda item."))
+
+
+def next_segment(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        event_id = _event_id(context, command, "move the session on")
+        segment = run_of_show.announce_next_segment(
+            context["sessions"], client, event_id=event_id, now=utcnow(), by_chair=True)
+        if segment is None:
+            respond(messages.notice("Every agenda item has been announced. `/event close` ends the session."))
+        else:
+            respond(messages.ok(f"Announced: {escape(segment.title)}. Later posts now follow your pace."))
+
+
+def post_prompt(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        word = command.get("text", "").strip().lower().replace(" ", "_")
+        theme = THEME_WORDS.get(word)
+        if theme is None:
+            raise RunOfShowError(
+                "Which prompt? Use `/event prompt improvement`, `collaborative`, `equity` or `next`.")
+        event_id = _event_id(context, command, "post a reflection prompt")
+        run_of_show.post_prompt(context["sessions"], client, event_id=event_id, theme=theme, now=utcnow())
+        respond(messages.ok(f"Posted the {THEME_NAMES[theme]} prompt."))
+
+
+def show_status(ack: Ack, command: dict, context: BoltContext, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        event_id = _event_id(context, command, "see the session's status", include_closed=True)
+        state = run_of_show.status_of(context["sessions"], event_id=event_id)
+        respond(digests.status(state).as_ephemeral())
+
+
+def close_session(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        event_id = _event_id(context, command, "close the session")
+        closed = run_of_show.close_event(context["sessions"], client, event_id=event_id, now=utcnow())
+        respond(messages.ok("The session is closed: thanks and the evaluation form are posted.") if closed
+                else messages.notice("The session is already closed."))
+
+
+def pull_reflections(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        event_id = _event_id(context, command, "see the reflections", include_closed=True)
+        title, shared, csv_text = reflections.export(context["sessions"], event_id=event_id)
+        csv_sent = True
+        try:
+            send_to_dm(client, user_id=command["user_id"], filename=f"reflections-event-{event_id}.csv",
+                       content=csv_text, title=f"Reflections: {title}",
+                       comment=f"All {len(shared)} reflections from {escape(title)}.")
+        except SlackApiError as error:
+            logger.warning("could not send reflections CSV: %s", error.response.get("error"))
+            csv_sent = False
+        respond(digests.reflections_digest(title, shared, csv_sent=csv_sent).as_ephemeral())
+
+
+SUBCOMMANDS = {
+    "start": start_session,
+    "next": next_segment,
+    "prompt": post_prompt,
+    "status": show_status,
+    "close": close_session,
+    "reflections": pull_reflections,
+}
