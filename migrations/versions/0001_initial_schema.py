@@ -59,6 +59,8 @@ def upgrade() -> None:
     sa.Column('follow_up_days', sa.Integer(), nullable=False),
     sa.Column('questions_need_approval', sa.Boolean(), nullable=False),
     sa.Column('welcome_message_ts', sa.String(length=32), nullable=True),
+    sa.Column('schedule_offset_seconds', sa.Integer(), nullable=False),
+    sa.Column('close_message_ts', sa.String(length=32), nullable=True),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_by_slack_user_id', sa.String(length=32), nullable=True),
