@@ -53,7 +53,6 @@ def make_runtime(settings: Settings) -> Runtime:
 def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_token: bool = True) -> App:
     settings = runtime.settings
     app = App(
-        token=settings.require_bot_token(),
         signing_secret=signing_secret if signing_secret is not None else settings.require_signing_secret(),
         client=runtime.client,
         # auth.test at start-up: a wrong token or unreachable Slack stops the process at once.

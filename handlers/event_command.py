@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
 
 from bot.capabilities import CAPABILITIES
 from bot.slack import messages
 from handlers import running, setting_up
 
+# Every subcommand takes (ack, command, context, client, respond), with `command["text"]` holding
+# what follows the subcommand's name.
 Subcommand = Callable[..., None]
 
 
-def show_help(ack: Ack, command: dict, context: BoltContext) -> None:
+def show_help(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack(messages.help_message(CAPABILITIES).as_ephemeral())
 
 
@@ -24,13 +27,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
-def run_event_command(ack: Ack, command: dict, context: BoltContext, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def run_event_command(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     name, _, rest = (command.get("text") or "").strip().partition(" ")
     subcommand = SUBCOMMANDS.get(name.lower() or "help")
     if subcommand is None:
         ack(messages.unknown_subcommand(name).as_ephemeral())
         return
-    subcommand(ack=ack, command={**command, "text": rest.strip()}, context=context, **kwargs)
+    subcommand(ack=ack, command={**command, "text": rest.strip()}, context=context, client=client, respond=respond)
 
 
 def register(app: App) -> None:

@@ -46,8 +46,9 @@ def start_session(ack: Ack, command: dict, context: BoltContext, client: WebClie
             context["sessions"], client, event_id=event_id, now=utcnow(), by_chair=True,
             exclude_from_attendees=frozenset(filter(None, [context.bot_user_id])),
         )
-        respond(messages.ok("The session has started: the welcome is posted.") if started
-                else messages.notice("The session has already started. `/event next` moves to the next agenda item."))
+        reply = (messages.ok("The session has started: the welcome is posted.") if started
+                 else messages.notice("The session has already started. `/event next` moves to the next agenda item."))
+        respond(reply.as_ephemeral())
 
 
 def next_segment(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -57,9 +58,9 @@ def next_segment(ack: Ack, command: dict, context: BoltContext, client: WebClien
         segment = run_of_show.announce_next_segment(
             context["sessions"], client, event_id=event_id, now=utcnow(), by_chair=True)
         if segment is None:
-            respond(messages.notice("Every agenda item has been announced. `/event close` ends the session."))
+            respond(messages.notice("Every agenda item has been announced. `/event close` ends the session.").as_ephemeral())
         else:
-            respond(messages.ok(f"Announced: {escape(segment.title)}. Later posts now follow your pace."))
+            respond(messages.ok(f"Announced: {escape(segment.title)}. Later posts now follow your pace.").as_ephemeral())
 
 
 def post_prompt(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -72,10 +73,10 @@ def post_prompt(ack: Ack, command: dict, context: BoltContext, client: WebClient
                 "Which prompt? Use `/event prompt improvement`, `collaborative`, `equity` or `next`.")
         event_id = _event_id(context, command, "post a reflection prompt")
         run_of_show.post_prompt(context["sessions"], client, event_id=event_id, theme=theme, now=utcnow())
-        respond(messages.ok(f"Posted the {THEME_NAMES[theme]} prompt."))
+        respond(messages.ok(f"Posted the {THEME_NAMES[theme]} prompt.").as_ephemeral())
 
 
-def show_status(ack: Ack, command: dict, context: BoltContext, respond: Respond) -> None:
+def show_status(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "see the session's status", include_closed=True)
@@ -88,8 +89,9 @@ def close_session(ack: Ack, command: dict, context: BoltContext, client: WebClie
     with answering_problems(respond):
         event_id = _event_id(context, command, "close the session")
         closed = run_of_show.close_event(context["sessions"], client, event_id=event_id, now=utcnow())
-        respond(messages.ok("The session is closed: thanks and the evaluation form are posted.") if closed
-                else messages.notice("The session is already closed."))
+        reply = (messages.ok("The session is closed: thanks and the evaluation form are posted.") if closed
+                 else messages.notice("The session is already closed."))
+        respond(reply.as_ephemeral())
 
 
 def pull_reflections(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:

@@ -1,0 +1,73 @@
+"""Injected failures: the next N calls, or a deterministic share of calls."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+FailureMode = Literal["http_500", "drop", "error"]
+_MODES = ("http_500", "drop", "error")
+
+
+@dataclass(frozen=True)
+class Failure:
+    mode: FailureMode
+    error: str = "internal_error"
+
+
+@dataclass
+class _Countdown:
+    method: str | None
+    remaining: int
+    failure: Failure
+
+
+@dataclass
+class _Share:
+    method: str | None
+    share: float
+    failure: Failure
+    rng: random.Random
+
+
+class FaultInjector:
+    def __init__(self) -> None:
+        self._countdowns: list[_Countdown] = []
+        self._shares: list[_Share] = []
+        self._lock = threading.Lock()
+
+    def fail_next(self, method: str | None, count: int, mode: FailureMode, error: str) -> None:
+        _check_mode(mode)
+        with self._lock:
+            self._countdowns.append(_Countdown(method, count, Failure(mode, error)))
+
+    def fail_share(self, method: str | None, share: float, mode: FailureMode, seed: int, error: str) -> None:
+        _check_mode(mode)
+        if not 0.0 <= share <= 1.0:
+            raise ValueError("share must be between 0 and 1")
+        with self._lock:
+            self._shares.append(_Share(method, share, Failure(mode, error), random.Random(seed)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._countdowns.clear()
+            self._shares.clear()
+
+    def next_failure(self, method: str) -> Failure | None:
+        """The failure to inflict on this call, if any (consumes a countdown)."""
+        with self._lock:
+            for countdown in self._countdowns:
+                if countdown.remaining > 0 and countdown.method in (None, method):
+                    countdown.remaining -= 1
+                    return countdown.failure
+            for share in self._shares:
+                if share.method in (None, method) and share.rng.random() < share.share:
+                    return share.failure
+        return None
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, not {mode!r}")
