@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     current = db_commands.add_parser("current", help="show the database's revision")
     current.set_defaults(run=_db_current)
 
+    demo = commands.add_parser("demo", help="an offline rehearsal of a session against a local Slack")
+    demo.set_defaults(run=_demo)
+
     event = commands.add_parser("event", help="programme files: check them, import them")
     event_commands = event.add_subparsers(title="event commands", metavar="EVENT_COMMAND", required=True)
     plan = event_commands.add_parser("plan", help="check a programme file and print everything the bot will post")
@@ -179,6 +182,12 @@ def _db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
     db.downgrade(settings.database_url, args.revision)
     print(f"eventbot: database at revision {db.current_revision(settings.database_url)}")
     return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.rehearsal import run
+
+    return run()
 
 
 def _event_plan(settings: Settings, args: argparse.Namespace) -> int:

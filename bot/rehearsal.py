@@ -1,0 +1,235 @@
+"""`eventbot demo`: an offline rehearsal of a session, with nothing to configure.
+
+It runs the real app (`eventbot serve`, on a fresh SQLite database) against the local Slack
+double, plays the seed event ("Provider collaboratives: improving equitably") with a chair and a
+few attendees, and prints what each person would see in Slack. Organisers use it to see what
+the bot will do before a live audience does; developers use it as a quick end-to-end check.
+
+The Slack double lives in the source tree's `tests/` package for now, so the rehearsal runs from
+a source checkout (which is what `make demo` is).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from bot import db
+from bot.programme import load_programme
+from bot.programme_import import import_programme
+from bot.slack.client import make_web_client
+
+SOURCE_TREE = Path(__file__).resolve().parent.parent
+EXAMPLE_PROGRAMME = SOURCE_TREE / "examples" / "provider-collaboratives.toml"
+
+BOT_TOKEN = "xoxb-rehearsal-0000000000"
+SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
+TEAM_ID = "T0REHEARSAL"
+BOT_USER_ID = "U0EVENTBOT"
+
+CHANNEL = "C0PROVCOLL"
+ORGANISER = "U0ORGANISER"
+CHAIR = "U0CHAIR01"
+PRESENTERS = {
+    "minara.chowdhury@example.org": "U0MINARA1",
+    "ali.bolton@example.org": "U0ALIBOLT",
+    "emma.rowan@example.org": "U0EMMAROW",
+    "lindsey.mclean@example.org": "U0LINDSEY",
+}
+ATTENDEES = [f"U0ATTEND{n:02d}" for n in range(1, 13)]
+ATTENDEE_ZONES = ["Europe/London", "Europe/Dublin", "Europe/London", "America/New_York"]
+NAMES = {ORGANISER: "Olu (organiser)", CHAIR: "Dr Matthew Hill (chair)", BOT_USER_ID: "eventbot",
+         **{user_id: f"Attendee {n + 1}" for n, user_id in enumerate(ATTENDEES)}}
+
+
+def cast(slack: Any) -> None:
+    """The seed event's people in a Slack workspace played by the double."""
+    slack.add_user(ORGANISER, "olu", real_name="Olu Organiser")
+    slack.add_user(CHAIR, "matthew", real_name="Dr Matthew Hill")
+    for email, user_id in PRESENTERS.items():
+        slack.add_user(user_id, email.split("@")[0], real_name=email.split("@")[0].replace(".", " ").title(), email=email)
+    for n, user_id in enumerate(ATTENDEES):
+        slack.add_user(user_id, f"attendee{n + 1}", real_name=f"Attendee {n + 1}", tz=ATTENDEE_ZONES[n % 4])
+    slack.add_user("U0OTHERBOT", "otherbot", real_name="Another bot", is_bot=True)
+    members = [ORGANISER, CHAIR, *PRESENTERS.values(), *ATTENDEES, "U0OTHERBOT"]
+    slack.add_channel(CHANNEL, "provider-collaboratives", members=members)
+
+
+def seed_programme_text(on: date) -> str:
+    """The example programme, moved to a given day (the file's own date is the real, past one)."""
+    return re.sub(r"^date = .*$", f"date = {on.isoformat()}", EXAMPLE_PROGRAMME.read_text(), count=1, flags=re.MULTILINE)
+
+
+# --- showing what Slack would show ------------------------------------------------------------------
+
+
+def readable(mrkdwn: str) -> str:
+    text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", mrkdwn)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+    text = re.sub(r"<@(\w+)>", lambda m: "@" + NAMES.get(m.group(1), m.group(1)), text)
+    return html.unescape(text)
+
+
+def render_blocks(blocks: list[dict[str, Any]], fallback: str) -> list[str]:
+    if not blocks:
+        return [readable(fallback)]
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(f"== {readable(block['text']['text'])} ==")
+        elif kind == "section":
+            if block.get("text"):
+                lines.extend(readable(block["text"]["text"]).splitlines())
+            for field in block.get("fields") or []:
+                lines.append(readable(field["text"]))
+        elif kind == "context":
+            lines.append("(" + " ".join(readable(e.get("text", "")) for e in block.get("elements", [])) + ")")
+        elif kind == "actions":
+            lines.append(" ".join(f"[{e['text']['text']}]" for e in block.get("elements", []) if e.get("text")))
+        elif kind == "divider":
+            lines.append("-" * 20)
+        elif kind == "rich_text":
+            lines.append(readable(fallback))
+    return lines
+
+
+class Transcript:
+    def __init__(self, slack: Any) -> None:
+        self.slack = slack
+        self.seen_messages: set[str] = set()
+        self.seen_ephemeral = 0
+
+    def say(self, who: str, what: str) -> None:
+        print(f"\n> {NAMES.get(who, who)}: {what}")
+
+    def show_new(self) -> None:
+        time.sleep(0.3)
+        for message in self.slack.messages(CHANNEL, include_replies=True):
+            if message["ts"] in self.seen_messages:
+                continue
+            self.seen_messages.add(message["ts"])
+            author = NAMES.get(message.get("user") or "", message.get("user") or "eventbot")
+            where = "  (in thread)" if message.get("thread_ts") and message["thread_ts"] != message["ts"] else ""
+            print(f"  #provider-collaboratives · {author}{where}:")
+            for line in render_blocks(message.get("blocks") or [], message.get("text") or ""):
+                print(f"      {line}")
+        # Ephemeral replies, whether immediate or through a response URL: only their reader sees them.
+        for post in self.slack.ephemeral()[self.seen_ephemeral:]:
+            print("  (only you can see this):")
+            for line in render_blocks(post.get("blocks") or [], post.get("text") or ""):
+                print(f"      {line}")
+        self.seen_ephemeral = len(self.slack.ephemeral())
+
+
+# --- the rehearsal ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start_app(api_url: str, database_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "PORT"))},
+        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url,
+        "DATABASE_URL": database_url, "PORT": str(port), "LOG_LEVEL": "WARNING",
+    }
+    log = (workdir / "eventbot.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                               cwd=workdir)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((workdir / "eventbot.log").read_text())
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return process, base + "/slack/events"
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("eventbot did not start in time:\n" + (workdir / "eventbot.log").read_text())
+
+
+def run() -> int:
+    sys.path.insert(0, str(SOURCE_TREE))
+    try:
+        from tests.slackdouble import SlackDouble
+    except ImportError:
+        print("eventbot: the rehearsal needs the source tree (its local Slack lives in tests/): run `make demo` there",
+              file=sys.stderr)
+        return 2
+
+    workdir = Path(tempfile.mkdtemp(prefix="eventbot-rehearsal-"))
+    database_url = f"sqlite:///{workdir / 'eventbot.sqlite3'}"
+    print("eventbot rehearsal: the seed event, run against a local Slack (no network, nothing to configure)")
+    print(f"  database: {database_url}")
+    db.upgrade(database_url)
+
+    slack = SlackDouble(team_id=TEAM_ID, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, bot_user_id=BOT_USER_ID)
+    slack.start()
+    cast(slack)
+    process = None
+    try:
+        programme_file = workdir / "programme.toml"
+        programme_file.write_text(seed_programme_text(date.today() + timedelta(days=1)))
+        engine = db.make_engine(database_url)
+        imported = import_programme(
+            db.make_session_factory(engine), make_web_client(token=BOT_TOKEN, base_url=slack.api_url),
+            load_programme(programme_file), channel_id=CHANNEL, now=datetime.now(timezone.utc),
+        )
+        engine.dispose()
+        print(f"  imported {imported.title!r} into #provider-collaboratives\n")
+
+        process, events_url = _start_app(slack.api_url, database_url, workdir)
+        slack.set_app_url(events_url)
+        transcript = Transcript(slack)
+
+        def command(user: str, text: str, name: str = "/event") -> None:
+            transcript.say(user, f"{name} {text}")
+            before = len(slack.response_url_posts)
+            slack.send_slash_command(name, text, user_id=user, channel_id=CHANNEL)
+            slack.wait_for(lambda: len(slack.response_url_posts) > before or slack.ephemeral(user_id=user), timeout=15)
+            transcript.show_new()
+
+        command(ATTENDEES[0], "next")
+        command(CHAIR, "start")
+        slack.wait_for(lambda: any(m["text"].startswith("Now:") for m in slack.messages(CHANNEL)), timeout=15)
+        transcript.show_new()
+        command(CHAIR, "next")
+        command(CHAIR, "prompt equity")
+        prompt = next(m for m in slack.messages(CHANNEL) if m["text"].startswith("Reflection"))
+        for user, words in [(ATTENDEES[0], "Inequities are variation, and variation is something QI knows how to work on."),
+                            (ATTENDEES[3], "Who defines the problem matters: co-design with people with lived experience.")]:
+            transcript.say(user, f"(replies in the thread) {words}")
+            slack.user_posts(user, CHANNEL, words, thread_ts=prompt["ts"])
+        transcript.show_new()
+        command(CHAIR, "reflections")
+        command(ATTENDEES[5], "What does a provider collaborative do first?", name="/ask")
+        command(CHAIR, "close")
+        print("\nRehearsal finished: every post above was made by the real app through Slack's Web API (played locally).")
+        return 0
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=15)
+        slack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,24 @@
+"""`eventbot demo`, the README's main job: runs offline on the embedded defaults and shows the session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "demo"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Only a chair or organiser of this event can move the session on." in out
+    assert "== Welcome to Provider collaboratives: improving equitably ==" in out
+    assert "Now: Presentation one" in out
+    assert "What are you hearing that relates to equity?" in out
+    assert "*Equity* (2)" in out
+    assert "Equity: 2 reflections" in out
+    assert "Rehearsal finished" in out
+    assert not list(tmp_path.glob("*.sqlite3")), "the rehearsal must not write into the working directory"
