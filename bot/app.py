@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import handlers
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, unit_of_work
+from bot.question_posts import CardRefresher
 from bot.slack.client import make_web_client
 from bot.slack_events import claim_event
 from bot.workspaces import ensure_workspace
@@ -32,6 +33,12 @@ class Runtime:
     sessions: sessionmaker[Session]
     client: WebClient
     _bot_user_id: str | None = None
+    _cards: CardRefresher | None = None
+
+    def cards(self) -> CardRefresher:
+        if self._cards is None:
+            self._cards = CardRefresher(self.sessions, self.client)
+        return self._cards
 
     def bot_user_id(self) -> str:
         """The app's own user id (asked of Slack once), so it is never counted as an attendee."""
@@ -60,18 +67,20 @@ def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_tok
         # We answer with our own friendly error instead of Bolt's 404 for unknown requests.
         raise_error_for_unhandled_request=False,
     )
-    app.use(_attach_database(runtime.sessions))
+    app.use(_attach_database(runtime))
     app.use(_skip_redelivered_events(runtime.sessions))
     app.error(_answer_without_a_500)
     handlers.register_all(app)
     return app
 
 
-def _attach_database(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
+    sessions = runtime.sessions
     workspace_ids: dict[str, int] = {}
 
     def attach_database(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]
         context["sessions"] = sessions
+        context["cards"] = runtime.cards()
         team_id = context.team_id or context.enterprise_id
         if team_id:
             if team_id not in workspace_ids:

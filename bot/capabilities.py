@@ -24,9 +24,10 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("/event status", "Where the session is and what comes next.", "chairs"),
     Capability("/event reflections", "The reflections so far, by theme, with a CSV in your DMs.", "chairs"),
     Capability("/event close", "Close the session: thanks, reflection counts, the evaluation form, what's next.", "chairs"),
-    Capability(
-        "/ask <your question>",
-        "Ask a question in an event's channel during the session.",
-        "attendees",
-    ),
+    Capability("/ask <your question>", "Ask a question in the event's channel; others can upvote it.", "attendees"),
+    Capability("/ask", "Ask in a form: choose a presenter, or ask anonymously.", "attendees"),
+    Capability("/ask aloud", "Join the queue to ask your question aloud; the chair brings you in.", "attendees"),
+    Capability("Add as a question", "Message shortcut (⋮ on a message): turn it into a question credited to its author.", "anyone"),
+    Capability("/event queue", "Who is waiting to speak, with a button to bring the next person in.", "chairs"),
+    Capability("/event moderator @name", "Let someone moderate questions with you.", "chairs"),
 )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import asking, event_command, home, joining, reflecting, setting_up
+from handlers import asking, event_command, home, joining, moderating, reflecting, setting_up, speaking, voting
 
 
 def register_all(app: App) -> None:
     event_command.register(app)
     setting_up.register(app)
     asking.register(app)
+    voting.register(app)
+    moderating.register(app)
+    speaking.register(app)
     reflecting.register(app)
     joining.register(app)
     home.register(app)

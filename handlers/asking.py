@@ -1,23 +1,105 @@
-"""`/ask`: an attendee asks a question."""
+"""`/ask`, the ask form, and "Add as a question": attendees asking questions."""
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, BoltContext
+import json
+import logging
 
-from bot import events
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot import question_posts, questions
 from bot.db import unit_of_work
-from bot.slack import messages
+from bot.errors import UserError
+from bot.models import QuestionStatus
+from bot.slack import messages, question_blocks, views
+from handlers import speaking
+
+logger = logging.getLogger(__name__)
+
+ADD_AS_QUESTION_SHORTCUT = "add_as_question"
 
 
-def ask_question(ack: Ack, command: dict, context: BoltContext) -> None:
-    with unit_of_work(context["sessions"]) as session:
-        event = events.current_event(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"])
-    if event is None:
-        ack(messages.no_event_in_channel(command="/ask").as_ephemeral())
+def _confirmation(status: QuestionStatus) -> messages.Message:
+    if status == QuestionStatus.AWAITING_APPROVAL:
+        return messages.notice(":hourglass: Thanks: your question is waiting for a chair's approval, "
+                               "and will appear in the channel once approved.")
+    return messages.ok("Your question is posted in the channel. Others can upvote it.")
+
+
+def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    text = (command.get("text") or "").strip()
+    if text.lower() in speaking.ASK_ALOUD_WORDS:
+        speaking.raise_hand(ack, command, context, client, respond)
         return
-    # Asking, voting and moderation arrive with the Q&A feature; say so rather than drop the text.
-    ack(messages.notice("Questions are not open for this event yet: please hold your question for now.").as_ephemeral())
+    if not text:
+        _open_ask_form(ack, command, context, client)
+        return
+    try:
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.ask(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+                                     asker_slack_id=command["user_id"], text=text)
+            question_id, status = question.id, question.status
+    except UserError as error:
+        ack(messages.notice(str(error)).as_ephemeral())
+        return
+    ack(_confirmation(status).as_ephemeral())
+    question_posts.post_new_question(context["sessions"], client, question_id=question_id)
+
+
+def _open_ask_form(ack: Ack, command: dict, context: BoltContext, client: WebClient) -> None:
+    try:
+        with unit_of_work(context["sessions"]) as session:
+            presenters = questions.presenters_of(session, workspace_id=context["workspace_id"],
+                                                 channel_id=command["channel_id"])
+    except UserError as error:
+        ack(messages.notice(str(error)).as_ephemeral())
+        return
+    ack()
+    client.views_open(trigger_id=command["trigger_id"],
+                      view=question_blocks.ask_form(channel_id=command["channel_id"], presenters=presenters))
+
+
+def submit_ask_form(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
+    values = views.submitted_values(view)
+    channel_id = json.loads(view.get("private_metadata") or "{}")["channel_id"]
+    user_id = body["user"]["id"]
+    try:
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.ask(session, workspace_id=context["workspace_id"], channel_id=channel_id,
+                                     asker_slack_id=user_id, text=values.get("question") or "",
+                                     anonymous="anonymous" in (values.get("anonymous") or []),
+                                     for_presenter_slack_id=values.get("for_presenter"))
+            question_id, status = question.id, question.status
+    except UserError as error:
+        ack(response_action="errors", errors={"question": str(error)})
+        return
+    ack()
+    question_posts.post_new_question(context["sessions"], client, question_id=question_id)
+    client.chat_postEphemeral(channel=channel_id, user=user_id, **_confirmation(status).as_post())
+
+
+def add_message_as_question(ack: Ack, shortcut: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    message = shortcut.get("message") or {}
+    channel_id = (shortcut.get("channel") or {}).get("id", "")
+    if not message.get("user") or message.get("bot_id"):
+        respond(messages.notice("Only a person's message can become a question.").as_ephemeral())
+        return
+    try:
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.ask(session, workspace_id=context["workspace_id"], channel_id=channel_id,
+                                     asker_slack_id=message["user"], text=message.get("text") or "",
+                                     source_message_ts=message.get("ts"))
+            question_id = question.id
+    except UserError as error:
+        respond(messages.notice(str(error)).as_ephemeral())
+        return
+    question_posts.post_new_question(context["sessions"], client, question_id=question_id)
+    respond(messages.ok(f"Added as a question, credited to <@{message['user']}>.").as_ephemeral())
 
 
 def register(app: App) -> None:
     app.command("/ask")(ask_question)
+    app.view(question_blocks.ASK_CALLBACK)(submit_ask_form)
+    app.shortcut(ADD_AS_QUESTION_SHORTCUT)(add_message_as_question)

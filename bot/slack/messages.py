@@ -23,7 +23,8 @@ class Message:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
     def as_ephemeral(self) -> dict[str, Any]:
-        return {"response_type": "ephemeral", "text": self.text, "blocks": self.blocks}
+        """A reply only its reader sees; through a response URL it never replaces the message clicked."""
+        return {"response_type": "ephemeral", "replace_original": False, "text": self.text, "blocks": self.blocks}
 
     def as_post(self) -> dict[str, Any]:
         """Keyword arguments for chat.postMessage / chat.postEphemeral / chat.update."""

@@ -1,0 +1,410 @@
+"""Questions: asking, voting and moderating, and the queue to ask aloud.
+
+Askers of anonymous questions are kept (so they can be told when their question is answered) but
+never shown: every view of a question goes through `QuestionCard`, which carries no asker for
+anonymous questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from bot import people
+from bot.errors import UserError
+from bot.models import (
+    AgendaSegment,
+    Event,
+    EventRole,
+    EventStatus,
+    FollowUp,
+    Person,
+    Question,
+    QuestionStatus,
+    Role,
+    SpeakingQueueEntry,
+    Vote,
+    utcnow,
+)
+
+MAX_QUESTION_LENGTH = 1000
+MAX_ANSWER_LENGTH = 3000
+MAX_REASON_LENGTH = 500
+# A second click by the same person this soon after their vote is a double click, not a change of mind.
+DOUBLE_CLICK_WINDOW = timedelta(seconds=2)
+MODERATORS = frozenset({Role.ORGANISER, Role.CHAIR, Role.MODERATOR})
+VOTABLE = frozenset({QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP})
+
+
+class QuestionError(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class QuestionCard:
+    """Everything a question card shows; `askers` never includes an anonymous asker's name."""
+
+    question_id: int
+    event_id: int
+    channel_id: str
+    text: str
+    status: QuestionStatus
+    votes: int
+    askers: tuple[str, ...]  # Slack user ids of credited, non-anonymous askers
+    anonymous_askers: int
+    segment_title: str | None
+    presenter_slack_id: str | None
+    answer_text: str | None
+    merged_into_text: str | None
+    card_message_ts: str | None
+
+
+# --- asking ------------------------------------------------------------------------------------
+
+
+def check_text(text: str, *, what: str = "question", limit: int = MAX_QUESTION_LENGTH) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise QuestionError(f"Your {what} is empty: type it after `/ask`, for example `/ask How did you start?`"
+                            if what == "question" else f"The {what} is empty.")
+    if len(text) > limit:
+        raise QuestionError(f"Your {what} is {len(text)} characters long; please keep it to {limit} or fewer.")
+    return text
+
+
+def event_for_questions(session: Session, *, workspace_id: int, channel_id: str) -> Event:
+    from bot.events import current_event
+
+    event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
+    if event is None:
+        raise QuestionError(
+            "There is no live event in this channel, so your question has nowhere to go. Ask in the channel "
+            "where your session is running (nothing was saved)."
+        )
+    return event
+
+
+def ask(
+    session: Session,
+    *,
+    workspace_id: int,
+    channel_id: str,
+    asker_slack_id: str,
+    text: str,
+    anonymous: bool = False,
+    for_presenter_slack_id: str | None = None,
+    source_message_ts: str | None = None,
+) -> Question:
+    """Store a question for the channel's event: checked first, so a refused one leaves nothing."""
+    text = check_text(text)
+    event = event_for_questions(session, workspace_id=workspace_id, channel_id=channel_id)
+    presenter_id = None
+    if for_presenter_slack_id:
+        presenter = session.scalar(
+            select(Person).join(EventRole, EventRole.person_id == Person.id).where(
+                EventRole.event_id == event.id, EventRole.role == Role.PRESENTER,
+                Person.slack_user_id == for_presenter_slack_id)
+        )
+        if presenter is None:
+            raise QuestionError("That person is not one of this event's presenters; choose a presenter or leave it blank.")
+        presenter_id = presenter.id
+    if source_message_ts is not None:
+        existing = session.scalar(select(Question).where(
+            Question.event_id == event.id, Question.source_message_ts == source_message_ts))
+        if existing is not None:
+            raise QuestionError("That message is already a question.")
+    asker = people.person(session, workspace_id=workspace_id, slack_user_id=asker_slack_id)
+    people.grant(session, event=event, person=asker, role=Role.ATTENDEE)
+    question = Question(
+        event_id=event.id,
+        asker_person_id=asker.id,
+        anonymous=anonymous,
+        text=text,
+        segment_id=_current_segment_id(session, event.id),
+        for_presenter_person_id=presenter_id,
+        status=QuestionStatus.AWAITING_APPROVAL if event.questions_need_approval else QuestionStatus.OPEN,
+        source_message_ts=source_message_ts,
+    )
+    session.add(question)
+    session.flush()
+    return question
+
+
+def _current_segment_id(session: Session, event_id: int) -> int | None:
+    return session.scalar(
+        select(AgendaSegment.id)
+        .where(AgendaSegment.event_id == event_id, AgendaSegment.announced_at.is_not(None))
+        .order_by(AgendaSegment.position.desc())
+        .limit(1)
+    )
+
+
+def presenters_of(session: Session, *, workspace_id: int, channel_id: str) -> list[tuple[str, str]]:
+    """(Slack id, name) of the channel's event's presenters, for the ask form."""
+    event = event_for_questions(session, workspace_id=workspace_id, channel_id=channel_id)
+    return [(p.slack_user_id, p.display_name or p.slack_user_id)
+            for p in people.people_with_role(session, event=event, role=Role.PRESENTER)]
+
+
+def record_card(session: Session, *, question_id: int, message_ts: str) -> None:
+    session.get_one(Question, question_id).card_message_ts = message_ts
+
+
+# --- voting ------------------------------------------------------------------------------------
+
+
+def toggle_vote(session: Session, *, workspace_id: int, question_id: int, voter_slack_id: str, now: datetime) -> bool:
+    """Vote, or take a vote back; True if the person's vote stands afterwards.
+
+    One vote per person per question is the database's rule (a unique constraint), so a burst of
+    concurrent clicks inserts one row; a second click within the double-click window is ignored
+    rather than read as taking the vote back.
+    """
+    question = _question_in(session, workspace_id=workspace_id, question_id=question_id)
+    if question.status not in VOTABLE:
+        raise QuestionError("Voting has closed on this question.")
+    voter = people.person(session, workspace_id=workspace_id, slack_user_id=voter_slack_id)
+    vote = session.scalar(select(Vote).where(Vote.question_id == question_id, Vote.person_id == voter.id))
+    if vote is not None:
+        if now - vote.created_at < DOUBLE_CLICK_WINDOW:
+            return True
+        session.delete(vote)
+        return False
+    try:
+        with session.begin_nested():
+            session.add(Vote(question_id=question_id, person_id=voter.id, created_at=now))
+            session.flush()
+    except IntegrityError:
+        pass  # a concurrent click from the same person got there first
+    return True
+
+
+def _question_in(session: Session, *, workspace_id: int, question_id: int) -> Question:
+    question = session.get(Question, question_id)
+    if question is None or session.get_one(Event, question.event_id).workspace_id != workspace_id:
+        raise QuestionError("That question no longer exists.")
+    return question
+
+
+# --- moderating ----------------------------------------------------------------------------------
+
+
+def require_moderator(session: Session, *, workspace_id: int, question_id: int, slack_user_id: str, action: str) -> Question:
+    question = _question_in(session, workspace_id=workspace_id, question_id=question_id)
+    event = session.get_one(Event, question.event_id)
+    if not people.roles_of(session, event=event, slack_user_id=slack_user_id) & MODERATORS:
+        raise people.NotAllowed(f"Only a chair or moderator can {action}.")
+    return question
+
+
+def _moderate(session: Session, *, workspace_id: int, question_id: int, slack_user_id: str, action: str,
+              allowed_from: frozenset[QuestionStatus]) -> Question:
+    question = require_moderator(session, workspace_id=workspace_id, question_id=question_id,
+                                 slack_user_id=slack_user_id, action=action)
+    if question.status not in allowed_from:
+        raise QuestionError(f"This question is already {question.status.value.replace('_', ' ')}.")
+    return question
+
+
+OPEN_OR_KEPT = frozenset({QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP, QuestionStatus.AWAITING_APPROVAL})
+
+
+def mark_answered_live(session: Session, *, workspace_id: int, question_id: int, by_slack_id: str, now: datetime) -> Question:
+    question = _moderate(session, workspace_id=workspace_id, question_id=question_id, slack_user_id=by_slack_id,
+                         action="mark a question answered", allowed_from=OPEN_OR_KEPT)
+    question.status = QuestionStatus.ANSWERED_LIVE
+    question.answered_at = now
+    question.answered_by_person_id = people.person(session, workspace_id=workspace_id, slack_user_id=by_slack_id).id
+    return question
+
+
+def answer_in_writing(session: Session, *, workspace_id: int, question_id: int, by_slack_id: str, text: str,
+                      now: datetime) -> Question:
+    text = check_text(text, what="answer", limit=MAX_ANSWER_LENGTH)
+    question = require_moderator_or_presenter(session, workspace_id=workspace_id, question_id=question_id,
+                                              slack_user_id=by_slack_id)
+    if question.status not in OPEN_OR_KEPT:
+        raise QuestionError(f"This question is already {question.status.value.replace('_', ' ')}.")
+    answerer = people.person(session, workspace_id=workspace_id, slack_user_id=by_slack_id)
+    question.status = QuestionStatus.ANSWERED
+    question.answer_text = text
+    question.answered_at = now
+    question.answered_by_person_id = answerer.id
+    follow_up = session.scalar(select(FollowUp).where(FollowUp.question_id == question.id))
+    if follow_up is not None:
+        follow_up.answer_text, follow_up.answered_at, follow_up.answered_by_person_id = text, now, answerer.id
+    return question
+
+
+def require_moderator_or_presenter(session: Session, *, workspace_id: int, question_id: int, slack_user_id: str) -> Question:
+    """Presenters answer the questions kept for follow-up; chairs and moderators answer any."""
+    question = _question_in(session, workspace_id=workspace_id, question_id=question_id)
+    event = session.get_one(Event, question.event_id)
+    roles = people.roles_of(session, event=event, slack_user_id=slack_user_id)
+    if roles & MODERATORS or Role.PRESENTER in roles:
+        return question
+    raise people.NotAllowed("Only a chair, moderator or presenter can answer a question.")
+
+
+def dismiss(session: Session, *, workspace_id: int, question_id: int, by_slack_id: str, reason: str) -> Question:
+    reason = check_text(reason, what="reason", limit=MAX_REASON_LENGTH)
+    question = _moderate(session, workspace_id=workspace_id, question_id=question_id, slack_user_id=by_slack_id,
+                         action="dismiss a question", allowed_from=OPEN_OR_KEPT)
+    question.status = QuestionStatus.DISMISSED
+    question.dismissed_reason = reason
+    return question
+
+
+def keep_for_follow_up(session: Session, *, workspace_id: int, question_id: int, by_slack_id: str, now: datetime) -> Question:
+    question = _moderate(session, workspace_id=workspace_id, question_id=question_id, slack_user_id=by_slack_id,
+                         action="keep a question for follow-up",
+                         allowed_from=frozenset({QuestionStatus.OPEN, QuestionStatus.AWAITING_APPROVAL}))
+    event = session.get_one(Event, question.event_id)
+    question.status = QuestionStatus.FOLLOW_UP
+    session.add(FollowUp(question_id=question.id, assigned_person_id=question.for_presenter_person_id,
+                         due_at=now + timedelta(days=event.follow_up_days)))
+    return question
+
+
+def approve(session: Session, *, workspace_id: int, question_id: int, by_slack_id: str) -> Question:
+    question = _moderate(session, workspace_id=workspace_id, question_id=question_id, slack_user_id=by_slack_id,
+                         action="approve a question", allowed_from=frozenset({QuestionStatus.AWAITING_APPROVAL}))
+    question.status = QuestionStatus.OPEN
+    return question
+
+
+def merge(session: Session, *, workspace_id: int, question_id: int, into_question_id: int, by_slack_id: str) -> Question:
+    """Merge a duplicate into another question: its votes move across, a person who voted for
+    both counts once, and its asker is credited on the surviving question."""
+    if question_id == into_question_id:
+        raise QuestionError("A question cannot be merged into itself.")
+    duplicate = _moderate(session, workspace_id=workspace_id, question_id=question_id, slack_user_id=by_slack_id,
+                          action="merge questions", allowed_from=OPEN_OR_KEPT)
+    target = _question_in(session, workspace_id=workspace_id, question_id=into_question_id)
+    if target.event_id != duplicate.event_id or target.status not in OPEN_OR_KEPT:
+        raise QuestionError("Choose an open question of the same event to merge into.")
+    already_voted = select(Vote.person_id).where(Vote.question_id == target.id).scalar_subquery()
+    session.execute(delete(Vote).where(Vote.question_id == duplicate.id, Vote.person_id.in_(already_voted)))
+    session.execute(update(Vote).where(Vote.question_id == duplicate.id).values(question_id=target.id))
+    # Questions merged into the duplicate earlier follow it to the new target.
+    session.execute(update(Question).where(Question.merged_into_id == duplicate.id).values(merged_into_id=target.id))
+    duplicate.status = QuestionStatus.MERGED
+    duplicate.merged_into_id = target.id
+    return target
+
+
+def mergeable_questions(session: Session, *, workspace_id: int, question_id: int) -> list[tuple[int, str]]:
+    question = _question_in(session, workspace_id=workspace_id, question_id=question_id)
+    return [(q.id, q.text) for q in session.scalars(
+        select(Question).where(Question.event_id == question.event_id, Question.id != question.id,
+                               Question.status.in_(OPEN_OR_KEPT)).order_by(Question.id.desc()).limit(100))]
+
+
+# --- what a card shows -----------------------------------------------------------------------------
+
+
+def card(session: Session, *, question_id: int) -> QuestionCard:
+    question = session.get_one(Question, question_id)
+    event = session.get_one(Event, question.event_id)
+    votes = session.scalar(select(func.count(Vote.id)).where(Vote.question_id == question.id)) or 0
+    credited = session.execute(
+        select(Question.anonymous, Person.slack_user_id)
+        .join(Person, Person.id == Question.asker_person_id)
+        .where((Question.id == question.id) | (Question.merged_into_id == question.id))
+        .order_by(Question.id)
+    ).all()
+    presenter = session.get(Person, question.for_presenter_person_id) if question.for_presenter_person_id else None
+    segment = session.get(AgendaSegment, question.segment_id) if question.segment_id else None
+    merged_into = session.get(Question, question.merged_into_id) if question.merged_into_id else None
+    return QuestionCard(
+        question_id=question.id,
+        event_id=event.id,
+        channel_id=event.channel_id,
+        text=question.text,
+        status=question.status,
+        votes=votes,
+        askers=tuple(dict.fromkeys(slack_id for anonymous, slack_id in credited if not anonymous)),
+        anonymous_askers=sum(1 for anonymous, _ in credited if anonymous),
+        segment_title=segment.title if segment else None,
+        presenter_slack_id=presenter.slack_user_id if presenter else None,
+        answer_text=question.answer_text,
+        merged_into_text=merged_into.text if merged_into else None,
+        card_message_ts=question.card_message_ts,
+    )
+
+
+def askers_to_tell(session: Session, *, question_id: int) -> list[str]:
+    """Everyone who asked this question (anonymous or not, merged ones too), to tell them privately."""
+    asker = aliased(Person)
+    return list(dict.fromkeys(session.scalars(
+        select(asker.slack_user_id).join(Question, Question.asker_person_id == asker.id)
+        .where((Question.id == question_id) | (Question.merged_into_id == question_id)).order_by(Question.id))))
+
+
+def moderators_of(session: Session, *, event_id: int) -> list[str]:
+    event = session.get_one(Event, event_id)
+    ids: list[str] = []
+    for role in (Role.CHAIR, Role.MODERATOR):
+        ids.extend(p.slack_user_id for p in people.people_with_role(session, event=event, role=role))
+    return list(dict.fromkeys(ids))
+
+
+def name_moderator(session: Session, *, workspace_id: int, channel_id: str, by_slack_id: str, moderator_slack_id: str) -> None:
+    from bot.events import event_to_run
+
+    event = event_to_run(session, workspace_id=workspace_id, channel_id=channel_id, slack_user_id=by_slack_id,
+                         action="name a moderator")
+    people.grant(session, event=event,
+                 person=people.person(session, workspace_id=workspace_id, slack_user_id=moderator_slack_id),
+                 role=Role.MODERATOR)
+
+
+# --- asking aloud ----------------------------------------------------------------------------------
+
+
+def join_speaking_queue(session: Session, *, workspace_id: int, channel_id: str, slack_user_id: str) -> int:
+    """Put someone in the queue to speak; their place in it (1 = next)."""
+    event = event_for_questions(session, workspace_id=workspace_id, channel_id=channel_id)
+    if event.status != EventStatus.LIVE:
+        raise QuestionError("The session has not started yet: raise your hand once it is under way.")
+    person = people.person(session, workspace_id=workspace_id, slack_user_id=slack_user_id)
+    waiting = _waiting(session, event.id)
+    for place, entry in enumerate(waiting, start=1):
+        if entry.person_id == person.id:
+            return place
+    session.add(SpeakingQueueEntry(event_id=event.id, person_id=person.id))
+    session.flush()
+    return len(waiting) + 1
+
+
+def leave_speaking_queue(session: Session, *, workspace_id: int, channel_id: str, slack_user_id: str, now: datetime) -> bool:
+    event = event_for_questions(session, workspace_id=workspace_id, channel_id=channel_id)
+    person = people.person(session, workspace_id=workspace_id, slack_user_id=slack_user_id)
+    result = session.execute(update(SpeakingQueueEntry).where(
+        SpeakingQueueEntry.event_id == event.id, SpeakingQueueEntry.person_id == person.id,
+        SpeakingQueueEntry.brought_in_at.is_(None), SpeakingQueueEntry.withdrawn_at.is_(None)).values(withdrawn_at=now))
+    return bool(result.rowcount)
+
+
+def _waiting(session: Session, event_id: int) -> list[SpeakingQueueEntry]:
+    return list(session.scalars(select(SpeakingQueueEntry).where(
+        SpeakingQueueEntry.event_id == event_id, SpeakingQueueEntry.brought_in_at.is_(None),
+        SpeakingQueueEntry.withdrawn_at.is_(None)).order_by(SpeakingQueueEntry.joined_at, SpeakingQueueEntry.id)))
+
+
+def speaking_queue(session: Session, *, event_id: int) -> list[str]:
+    return [session.get_one(Person, entry.person_id).slack_user_id for entry in _waiting(session, event_id)]
+
+
+def bring_in_next(session: Session, *, event_id: int, now: datetime) -> str | None:
+    """The next person in the queue, marked as brought in; None if nobody is waiting."""
+    for entry in _waiting(session, event_id):
+        won = session.execute(update(SpeakingQueueEntry).where(
+            SpeakingQueueEntry.id == entry.id, SpeakingQueueEntry.brought_in_at.is_(None)).values(brought_in_at=now)).rowcount
+        if won:
+            return session.get_one(Person, entry.person_id).slack_user_id
+    return None

@@ -1,0 +1,180 @@
+"""Block Kit for questions: the card in the channel, the moderation modals, approvals, the queue."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.models import QuestionStatus
+from bot.questions import MAX_ANSWER_LENGTH, MAX_QUESTION_LENGTH, MAX_REASON_LENGTH, QuestionCard
+from bot.slack.messages import Message, blocks_of
+from bot.slack.text import escape, truncate
+
+UPVOTE = "question_upvote"
+ANSWERED_LIVE = "question_answered_live"
+ANSWER_IN_THREAD = "question_answer_in_thread"
+FOLLOW_UP = "question_follow_up"
+MORE = "question_more"  # overflow: dismiss, merge
+APPROVE = "question_approve"
+BRING_IN = "speaking_bring_in"
+RAISE_HAND = "speaking_raise_hand"
+
+ASK_CALLBACK = "question_ask"
+ANSWER_CALLBACK = "question_answer"
+DISMISS_CALLBACK = "question_dismiss"
+MERGE_CALLBACK = "question_merge"
+VALUE = "value"
+
+STATUS_LINES = {
+    QuestionStatus.AWAITING_APPROVAL: ":hourglass: Waiting for a chair's approval",
+    QuestionStatus.OPEN: ":speech_balloon: Open",
+    QuestionStatus.ANSWERED_LIVE: ":white_check_mark: Answered live",
+    QuestionStatus.ANSWERED: ":white_check_mark: Answered in the thread",
+    QuestionStatus.FOLLOW_UP: ":pushpin: Kept for follow-up: it will be answered after the event",
+    QuestionStatus.DISMISSED: ":no_entry_sign: Removed by a chair",
+    QuestionStatus.MERGED: ":link: Merged into another question",
+}
+
+
+def credit(card: QuestionCard) -> str:
+    names = [f"<@{slack_id}>" for slack_id in card.askers]
+    if card.anonymous_askers:
+        names.append("anonymous" if card.anonymous_askers == 1 else f"{card.anonymous_askers} anonymous")
+    return "Asked by " + " and ".join(names) if names else "Asked anonymously"
+
+
+def question_card(card: QuestionCard) -> Message:
+    about = [credit(card)]
+    if card.presenter_slack_id:
+        about.append(f"for <@{card.presenter_slack_id}>")
+    if card.segment_title:
+        about.append(f"during {escape(truncate(card.segment_title, 200))}")
+    if card.status in (QuestionStatus.DISMISSED, QuestionStatus.MERGED):
+        body = STATUS_LINES[card.status]
+        if card.merged_into_text:
+            body += f": _{escape(truncate(card.merged_into_text, 300))}_"
+        return Message(text="A question was closed", blocks=blocks_of(SectionBlock(text=MarkdownTextObject(text=body))))
+    parts: list[Any] = [
+        SectionBlock(text=MarkdownTextObject(text=f":question: {escape(card.text)}")),
+        ContextBlock(elements=[MarkdownTextObject(text=" · ".join(about)), MarkdownTextObject(text=STATUS_LINES[card.status])]),
+    ]
+    buttons: list[Any] = []
+    if card.status in (QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP):
+        buttons.append(ButtonElement(text=f":thumbsup: Upvote ({card.votes})", action_id=UPVOTE, value=str(card.question_id)))
+    if card.status in (QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP):
+        buttons.append(ButtonElement(text="Answered live", action_id=ANSWERED_LIVE, value=str(card.question_id)))
+        buttons.append(ButtonElement(text="Answer in thread", action_id=ANSWER_IN_THREAD, value=str(card.question_id)))
+    if card.status == QuestionStatus.OPEN:
+        buttons.append(ButtonElement(text="Keep for follow-up", action_id=FOLLOW_UP, value=str(card.question_id)))
+    if card.status in (QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP):
+        buttons.append(OverflowMenuElement(action_id=MORE, options=[
+            Option(value=f"dismiss:{card.question_id}", text=PlainTextObject(text="Dismiss…")),
+            Option(value=f"merge:{card.question_id}", text=PlainTextObject(text="Merge into…")),
+        ]))
+    elif card.status in (QuestionStatus.ANSWERED, QuestionStatus.ANSWERED_LIVE):
+        parts[1] = ContextBlock(elements=[MarkdownTextObject(text=" · ".join(about)),
+                                          MarkdownTextObject(text=f"{STATUS_LINES[card.status]} · {card.votes} votes")])
+    if buttons:
+        parts.append(ActionsBlock(elements=buttons))
+    return Message(text=f"Question: {escape(truncate(card.text, 200))}", blocks=blocks_of(*parts))
+
+
+def answer_posted(card: QuestionCard, answerer_slack_id: str) -> Message:
+    return Message(text=f"Answer: {escape(truncate(card.answer_text or '', 200))}", blocks=blocks_of(
+        SectionBlock(text=MarkdownTextObject(text=f":speech_balloon: *Answer from <@{answerer_slack_id}>*\n"
+                                                  f"{escape(card.answer_text or '')}"))))
+
+
+def approval_request(card: QuestionCard) -> Message:
+    return Message(text="A question is waiting for approval", blocks=blocks_of(
+        SectionBlock(text=MarkdownTextObject(text=f":hourglass: *Waiting for approval* in <#{card.channel_id}>\n"
+                                                  f"{escape(card.text)}\n_{credit(card)}_")),
+        ActionsBlock(elements=[
+            ButtonElement(text="Approve", action_id=APPROVE, value=str(card.question_id), style="primary"),
+            OverflowMenuElement(action_id=MORE, options=[
+                Option(value=f"dismiss:{card.question_id}", text=PlainTextObject(text="Dismiss…"))]),
+        ]),
+    ))
+
+
+def ask_form(*, channel_id: str, presenters: list[tuple[str, str]]) -> dict[str, Any]:
+    blocks: list[Any] = [
+        InputBlock(block_id="question", label="Your question", element=PlainTextInputElement(
+            action_id=VALUE, multiline=True, max_length=MAX_QUESTION_LENGTH)),
+    ]
+    if presenters:
+        blocks.append(InputBlock(block_id="for_presenter", label="For", optional=True, element=StaticSelectElement(
+            action_id=VALUE, placeholder="Anyone",
+            options=[Option(value=slack_id, text=PlainTextObject(text=truncate(name, 75))) for slack_id, name in presenters[:100]])))
+    blocks.append(InputBlock(block_id="anonymous", label="Name", optional=True, element=CheckboxesElement(
+        action_id=VALUE, options=[Option(value="anonymous", text=PlainTextObject(text="Ask anonymously"))])))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text="Anonymous questions are shown to everyone, chairs included, without your name. "
+             "You will still be told when yours is answered.")]))
+    return View(type="modal", callback_id=ASK_CALLBACK, title="Ask a question", submit="Ask", close="Cancel",
+                private_metadata=json.dumps({"channel_id": channel_id}), blocks=blocks).to_dict()
+
+
+def _text_form(*, callback_id: str, title: str, submit: str, question: QuestionCard, label: str,
+               max_length: int, block_id: str) -> dict[str, Any]:
+    return View(type="modal", callback_id=callback_id, title=title, submit=submit, close="Cancel",
+                private_metadata=json.dumps({"question_id": question.question_id}), blocks=[
+                    SectionBlock(text=MarkdownTextObject(text=f":question: {escape(truncate(question.text, 2900))}")),
+                    InputBlock(block_id=block_id, label=label, element=PlainTextInputElement(
+                        action_id=VALUE, multiline=True, max_length=max_length)),
+                ]).to_dict()
+
+
+def answer_form(question: QuestionCard) -> dict[str, Any]:
+    return _text_form(callback_id=ANSWER_CALLBACK, title="Answer in thread", submit="Post answer", question=question,
+                      label="Answer", max_length=MAX_ANSWER_LENGTH, block_id="answer")
+
+
+def dismiss_form(question: QuestionCard) -> dict[str, Any]:
+    return _text_form(callback_id=DISMISS_CALLBACK, title="Dismiss question", submit="Dismiss", question=question,
+                      label="Reason (sent privately to the asker)", max_length=MAX_REASON_LENGTH, block_id="reason")
+
+
+def merge_form(question: QuestionCard, candidates: list[tuple[int, str]]) -> dict[str, Any]:
+    return View(type="modal", callback_id=MERGE_CALLBACK, title="Merge duplicate", submit="Merge", close="Cancel",
+                private_metadata=json.dumps({"question_id": question.question_id}), blocks=[
+                    SectionBlock(text=MarkdownTextObject(text=f":question: {escape(truncate(question.text, 2900))}")),
+                    InputBlock(block_id="into", label="Merge into", element=StaticSelectElement(
+                        action_id=VALUE, placeholder="Choose the question to keep",
+                        options=[Option(value=str(qid), text=PlainTextObject(text=truncate(text, 75)))
+                                 for qid, text in candidates[:100]])),
+                ]).to_dict()
+
+
+def speaking_queue(slack_ids: list[str]) -> Message:
+    if not slack_ids:
+        return Message(text="Nobody is waiting to speak.", blocks=blocks_of(
+            SectionBlock(text=MarkdownTextObject(text="Nobody is waiting to speak."))))
+    lines = "\n".join(f"{n}. <@{slack_id}>" for n, slack_id in enumerate(slack_ids[:50], start=1))
+    return Message(text=f"{len(slack_ids)} waiting to speak", blocks=blocks_of(
+        SectionBlock(text=MarkdownTextObject(text=f"*Waiting to speak* ({len(slack_ids)})\n{lines}")),
+        ActionsBlock(elements=[ButtonElement(text="Bring in the next person", action_id=BRING_IN, value="next",
+                                             style="primary")]),
+    ))
+
+
+def you_are_brought_in(channel_id: str) -> Message:
+    return Message(text="The chair is bringing you in now", blocks=blocks_of(SectionBlock(text=MarkdownTextObject(
+        text=f":raised_hand: The chair is bringing you in now (<#{channel_id}>): please unmute and, if you can, "
+             "turn your camera on."))))

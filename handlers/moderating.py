@@ -1,0 +1,162 @@
+"""Chairs and moderators working the question cards: answered, answer in thread, follow-up,
+dismiss, merge, approve, and naming moderators."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot import question_posts, questions
+from bot.db import unit_of_work
+from bot.errors import UserError
+from bot.models import utcnow
+from bot.slack import messages, question_blocks, views
+from bot.slack.text import escape
+from handlers.replies import answering_problems
+
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def _question_id(action: dict) -> int:
+    return int(action.get("value") or action["selected_option"]["value"].split(":", 1)[1])
+
+
+def mark_answered_live(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.mark_answered_live(session, workspace_id=context["workspace_id"],
+                                                    question_id=_question_id(action), by_slack_id=body["user"]["id"],
+                                                    now=utcnow())
+        question_posts.refresh_card(context["sessions"], client, question_id=question.id)
+
+
+def keep_for_follow_up(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.keep_for_follow_up(session, workspace_id=context["workspace_id"],
+                                                    question_id=_question_id(action), by_slack_id=body["user"]["id"],
+                                                    now=utcnow())
+        question_posts.refresh_card(context["sessions"], client, question_id=question.id)
+
+
+def approve(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.approve(session, workspace_id=context["workspace_id"],
+                                         question_id=_question_id(action), by_slack_id=body["user"]["id"])
+        question_posts.post_new_question(context["sessions"], client, question_id=question.id)
+        respond({**messages.ok(f"Approved by <@{body['user']['id']}>: it is now in the channel.").as_ephemeral(),
+                 "replace_original": True})
+
+
+def open_answer_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.require_moderator_or_presenter(
+                session, workspace_id=context["workspace_id"], question_id=_question_id(action),
+                slack_user_id=body["user"]["id"])
+            card = questions.card(session, question_id=question.id)
+        client.views_open(trigger_id=body["trigger_id"], view=question_blocks.answer_form(card))
+
+
+def open_more_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    """The card's overflow menu: Dismiss… or Merge into…, both behind a modal."""
+    ack()
+    choice = action["selected_option"]["value"].split(":", 1)[0]
+    with answering_problems(respond):
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.require_moderator(
+                session, workspace_id=context["workspace_id"], question_id=_question_id(action),
+                slack_user_id=body["user"]["id"], action="dismiss or merge questions")
+            card = questions.card(session, question_id=question.id)
+            candidates = questions.mergeable_questions(session, workspace_id=context["workspace_id"],
+                                                       question_id=question.id)
+        if choice == "merge":
+            if not candidates:
+                raise questions.QuestionError("There is no other open question to merge this one into.")
+            view = question_blocks.merge_form(card, candidates)
+        else:
+            view = question_blocks.dismiss_form(card)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def submit_answer(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
+    question_id = json.loads(view["private_metadata"])["question_id"]
+    answerer = body["user"]["id"]
+    try:
+        with unit_of_work(context["sessions"]) as session:
+            questions.answer_in_writing(session, workspace_id=context["workspace_id"], question_id=question_id,
+                                        by_slack_id=answerer, text=views.submitted_values(view).get("answer") or "",
+                                        now=utcnow())
+    except UserError as error:
+        ack(response_action="errors", errors={"answer": str(error)})
+        return
+    ack()
+    question_posts.post_answer(context["sessions"], client, question_id=question_id, answerer_slack_id=answerer)
+
+
+def submit_dismissal(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
+    question_id = json.loads(view["private_metadata"])["question_id"]
+    reason = views.submitted_values(view).get("reason") or ""
+    try:
+        with unit_of_work(context["sessions"]) as session:
+            question = questions.dismiss(session, workspace_id=context["workspace_id"], question_id=question_id,
+                                         by_slack_id=body["user"]["id"], reason=reason)
+            text, reason = question.text, question.dismissed_reason or ""
+    except UserError as error:
+        ack(response_action="errors", errors={"reason": str(error)})
+        return
+    ack()
+    question_posts.refresh_card(context["sessions"], client, question_id=question_id)
+    question_posts.tell_askers(context["sessions"], client, question_id=question_id, message=messages.notice(
+        f"A chair removed your question _{escape(text)}_ from the Q&A. Their reason: {escape(reason)}"))
+
+
+def submit_merge(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
+    question_id = json.loads(view["private_metadata"])["question_id"]
+    into = views.submitted_values(view).get("into")
+    try:
+        with unit_of_work(context["sessions"]) as session:
+            target = questions.merge(session, workspace_id=context["workspace_id"], question_id=question_id,
+                                     into_question_id=int(into or 0), by_slack_id=body["user"]["id"])
+            target_id = target.id
+    except UserError as error:
+        ack(response_action="errors", errors={"into": str(error)})
+        return
+    ack()
+    question_posts.refresh_card(context["sessions"], client, question_id=question_id)
+    question_posts.refresh_card(context["sessions"], client, question_id=target_id)
+
+
+def name_moderator(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        mentioned = MENTION.findall(command.get("text") or "")
+        if not mentioned:
+            raise questions.QuestionError("Name the moderator: `/event moderator @name`.")
+        with unit_of_work(context["sessions"]) as session:
+            for user_id in mentioned:
+                questions.name_moderator(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+                                         by_slack_id=command["user_id"], moderator_slack_id=user_id)
+        respond(messages.ok(" ".join(f"<@{u}>" for u in mentioned) + " can now moderate questions.").as_ephemeral())
+
+
+SUBCOMMANDS = {"moderator": name_moderator}
+
+
+def register(app: App) -> None:
+    app.action(question_blocks.ANSWERED_LIVE)(mark_answered_live)
+    app.action(question_blocks.FOLLOW_UP)(keep_for_follow_up)
+    app.action(question_blocks.APPROVE)(approve)
+    app.action(question_blocks.ANSWER_IN_THREAD)(open_answer_form)
+    app.action(question_blocks.MORE)(open_more_form)
+    app.view(question_blocks.ANSWER_CALLBACK)(submit_answer)
+    app.view(question_blocks.DISMISS_CALLBACK)(submit_dismissal)
+    app.view(question_blocks.MERGE_CALLBACK)(submit_merge)

@@ -1,0 +1,64 @@
+"""Asking aloud: joining the queue to speak, and the chair bringing the next person in."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot import events, questions
+from bot.db import unit_of_work
+from bot.errors import UserError
+from bot.models import utcnow
+from bot.slack import messages, question_blocks
+from handlers.replies import answering_problems
+
+ASK_ALOUD_WORDS = ("aloud", "raise hand", "hand")
+
+
+def raise_hand(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    try:
+        with unit_of_work(context["sessions"]) as session:
+            place = questions.join_speaking_queue(session, workspace_id=context["workspace_id"],
+                                                  channel_id=command["channel_id"], slack_user_id=command["user_id"])
+    except UserError as error:
+        ack(messages.notice(str(error)).as_ephemeral())
+        return
+    ahead = "you are next" if place == 1 else f"{place - 1} ahead of you"
+    ack(messages.ok(f":raised_hand: You are in the queue to speak ({ahead}). The chair will bring you in, "
+                    "and I will tell you here when they do.").as_ephemeral())
+
+
+def show_queue(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        event_id = events.event_id_to_run(context["sessions"], workspace_id=context["workspace_id"],
+                                          channel_id=command["channel_id"], slack_user_id=command["user_id"],
+                                          action="see who is waiting to speak")
+        with unit_of_work(context["sessions"]) as session:
+            waiting = questions.speaking_queue(session, event_id=event_id)
+        respond(question_blocks.speaking_queue(waiting).as_ephemeral())
+
+
+def bring_in_next(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    channel_id = body["channel"]["id"]
+    with answering_problems(respond):
+        event_id = events.event_id_to_run(context["sessions"], workspace_id=context["workspace_id"],
+                                          channel_id=channel_id, slack_user_id=body["user"]["id"],
+                                          action="bring people in to speak")
+        with unit_of_work(context["sessions"]) as session:
+            person = questions.bring_in_next(session, event_id=event_id, now=utcnow())
+            waiting = questions.speaking_queue(session, event_id=event_id)
+        if person is not None:
+            dm = client.conversations_open(users=person)["channel"]["id"]
+            client.chat_postMessage(channel=dm, **question_blocks.you_are_brought_in(channel_id).as_post())
+        queue = question_blocks.speaking_queue(waiting)
+        note = f"Bringing in <@{person}>.\n" if person else ""
+        respond({**queue.as_ephemeral(), "replace_original": True, "text": note + queue.text})
+
+
+SUBCOMMANDS = {"queue": show_queue}
+
+
+def register(app: App) -> None:
+    app.action(question_blocks.BRING_IN)(bring_in_next)
