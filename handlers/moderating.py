@@ -67,9 +67,9 @@ def open_answer_form(ack: Ack, body: dict, action: dict, context: BoltContext, c
 
 
 def open_more_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
-    """The card's overflow menu: Dismiss… or Merge into…, both behind a modal."""
+    """The card's overflow menu (Dismiss… or Merge into…) and the approval request's Dismiss…, behind a modal."""
     ack()
-    choice = action["selected_option"]["value"].split(":", 1)[0]
+    choice = "dismiss" if action["action_id"] == question_blocks.DISMISS else action["selected_option"]["value"].split(":", 1)[0]
     with answering_problems(respond):
         with unit_of_work(context["sessions"]) as session:
             question = questions.require_moderator(
@@ -157,6 +157,7 @@ def register(app: App) -> None:
     app.action(question_blocks.APPROVE)(approve)
     app.action(question_blocks.ANSWER_IN_THREAD)(open_answer_form)
     app.action(question_blocks.MORE)(open_more_form)
+    app.action(question_blocks.DISMISS)(open_more_form)
     app.view(question_blocks.ANSWER_CALLBACK)(submit_answer)
     app.view(question_blocks.DISMISS_CALLBACK)(submit_dismissal)
     app.view(question_blocks.MERGE_CALLBACK)(submit_merge)

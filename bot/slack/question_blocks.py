@@ -31,6 +31,7 @@ ANSWERED_LIVE = "question_answered_live"
 ANSWER_IN_THREAD = "question_answer_in_thread"
 FOLLOW_UP = "question_follow_up"
 MORE = "question_more"  # overflow: dismiss, merge
+DISMISS = "question_dismiss"
 APPROVE = "question_approve"
 BRING_IN = "speaking_bring_in"
 RAISE_HAND = "speaking_raise_hand"
@@ -53,10 +54,12 @@ STATUS_LINES = {
 
 
 def credit(card: QuestionCard) -> str:
+    if not card.askers:
+        return "Asked anonymously"
     names = [f"<@{slack_id}>" for slack_id in card.askers]
     if card.anonymous_askers:
-        names.append("anonymous" if card.anonymous_askers == 1 else f"{card.anonymous_askers} anonymous")
-    return "Asked by " + " and ".join(names) if names else "Asked anonymously"
+        names.append("someone anonymous" if card.anonymous_askers == 1 else f"{card.anonymous_askers} people anonymously")
+    return "Asked by " + " and ".join(names)
 
 
 def question_card(card: QuestionCard) -> Message:
@@ -107,8 +110,7 @@ def approval_request(card: QuestionCard) -> Message:
                                                   f"{escape(card.text)}\n_{credit(card)}_")),
         ActionsBlock(elements=[
             ButtonElement(text="Approve", action_id=APPROVE, value=str(card.question_id), style="primary"),
-            OverflowMenuElement(action_id=MORE, options=[
-                Option(value=f"dismiss:{card.question_id}", text=PlainTextObject(text="Dismiss…"))]),
+            ButtonElement(text="Dismiss…", action_id=DISMISS, value=str(card.question_id)),
         ]),
     ))
 

@@ -141,6 +141,8 @@ def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
             values[block_id] = state.get("selected_time")
         elif kind == "multi_users_select":
             values[block_id] = state.get("selected_users") or []
+        elif kind in ("static_select", "radio_buttons"):
+            values[block_id] = (state.get("selected_option") or {}).get("value")
         elif kind == "checkboxes":
             values[block_id] = [option["value"] for option in state.get("selected_options") or []]
         else:

@@ -1,0 +1,189 @@
+"""Live Q&A in Slack, from the signed request to the posted card, as attendees and chairs use it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import db
+from bot.db import unit_of_work
+from bot.models import Event
+from tests.apprunner import RunningApp, migrate, start_eventbot
+from tests.cast import ATTENDEES, CHAIR, CHANNEL, PRESENTERS, cast, make_double, seed_programme
+from tests.slackdouble import SlackDouble
+from tests.test_running_a_session import chair, channel_texts, run_cli
+
+MINARA = PRESENTERS["minara.chowdhury@example.org"]
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackDouble]:
+    double = make_double()
+    double.start()
+    cast(double)
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def app(slack: SlackDouble, database_url: str, tmp_path: Path) -> Iterator[RunningApp]:
+    migrate(database_url)
+    programme = seed_programme(date.today() + timedelta(days=2), tmp_path)
+    result = run_cli("event", "import", str(programme), "--channel", CHANNEL, slack=slack, database_url=database_url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    running = start_eventbot("serve", api_url=slack.api_url, database_url=database_url, log_dir=tmp_path)
+    slack.set_app_url(running.events_url)
+    chair(slack, "start")
+    slack.wait_for(lambda: "Now: Welcome and introduction" in channel_texts(slack), timeout=15)
+    yield running
+    running.stop()
+
+
+def cards(slack: SlackDouble) -> list[dict]:
+    return [m for m in slack.messages(CHANNEL) if m["text"].startswith("Question:")]
+
+
+def card_text(message: dict) -> str:
+    return json.dumps(message["blocks"])
+
+
+def button(message: dict, action_id: str) -> dict:
+    for block in message["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return element
+    raise AssertionError(f"no {action_id} on the card")
+
+
+def ask(slack: SlackDouble, user: str, text: str) -> dict:
+    response = slack.send_slash_command("/ask", text, user_id=user, channel_id=CHANNEL)
+    assert response.status == 200
+    return response.json or {}
+
+
+def click(slack: SlackDouble, user: str, message: dict, action_id: str, **extra) -> None:  # type: ignore[no-untyped-def]
+    element = button(message, action_id)
+    response = slack.send_block_action(user_id=user, action_id=action_id, value=element.get("value"),
+                                       channel_id=CHANNEL, message_ts=message["ts"], **extra)
+    assert response.status == 200
+
+
+def test_asking_escapes_text_and_refuses_bad_questions(app: RunningApp, slack: SlackDouble) -> None:
+    reply = ask(slack, ATTENDEES[0], "Does this ping <!channel> or <@U0CHAIR01>? See <https://x.example|y>")
+    assert "posted in the channel" in reply["text"]
+    slack.wait_for(lambda: cards(slack), timeout=10)
+    shown = card_text(cards(slack)[0])
+    assert "&lt;!channel&gt;" in shown and "<!channel>" not in shown
+    assert "&lt;@U0CHAIR01&gt;" in shown and "&lt;https://x.example|y&gt;" in shown
+    assert "Asked by <@U0ATTEND01>" in shown and "during Welcome and introduction" in shown
+
+    assert "1001 characters" in ask(slack, ATTENDEES[1], "x" * 1001)["text"]
+    assert len(cards(slack)) == 1
+
+
+def test_the_ask_form_with_presenter_and_anonymity(app: RunningApp, slack: SlackDouble) -> None:
+    ask(slack, ATTENDEES[2], "")
+    view = slack.wait_for(lambda: slack.open_views(ATTENDEES[2]), timeout=10)[-1]
+    empty = slack.submit_view(view["id"], user_id=ATTENDEES[2], values={"question": {"value": "   "}})
+    assert empty.json["response_action"] == "errors" and "empty" in empty.json["errors"]["question"]
+    done = slack.submit_view(view["id"], user_id=ATTENDEES[2], values={
+        "question": {"value": "How do we sustain the gains?"}, "for_presenter": {"value": MINARA},
+        "anonymous": {"value": ["anonymous"]}})
+    assert done.status == 200 and done.json is None
+    slack.wait_for(lambda: cards(slack), timeout=10)
+    shown = card_text(cards(slack)[0])
+    assert "Asked anonymously" in shown and f"for <@{MINARA}>" in shown
+    assert ATTENDEES[2] not in shown
+
+
+def test_votes_count_once_per_person_and_the_card_follows(app: RunningApp, slack: SlackDouble) -> None:
+    ask(slack, ATTENDEES[0], "How do we scale?")
+    card = slack.wait_for(lambda: cards(slack), timeout=10)[0]
+    for voter in ATTENDEES[1:6]:
+        click(slack, voter, card, "question_upvote")
+    click(slack, ATTENDEES[1], card, "question_upvote")  # a double click
+    slack.wait_for(lambda: "Upvote (5)" in card_text(cards(slack)[0]), timeout=15)
+    assert len(slack.calls_to("chat.update")) <= 5  # coalesced, never one per click beyond the card count
+
+
+def test_only_chairs_moderate_and_askers_are_told(app: RunningApp, slack: SlackDouble) -> None:
+    ask(slack, ATTENDEES[0], "Who owns the improvement data?")
+    ask(slack, ATTENDEES[1], "Is this on topic?")
+    ask(slack, ATTENDEES[2], "Who owns the data?")
+    ask(slack, ATTENDEES[3], "What about scale?")
+    slack.wait_for(lambda: len(cards(slack)) == 4, timeout=10)
+    first, second, third, fourth = cards(slack)
+
+    before = slack.messages(CHANNEL)
+    click(slack, ATTENDEES[5], first, "question_answered_live")
+    slack.wait_for(lambda: any("Only a chair or moderator" in e["text"] for e in slack.ephemeral(user_id=ATTENDEES[5])), timeout=10)
+    assert slack.messages(CHANNEL) == before
+
+    click(slack, CHAIR, first, "question_answer_in_thread")
+    view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=10)[-1]
+    assert slack.submit_view(view["id"], user_id=CHAIR, values={"answer": {"value": "The team <b>does</b>"}}).status == 200
+    slack.wait_for(lambda: any(r["text"].startswith("Answer:") for r in slack.replies(CHANNEL, first["ts"])), timeout=10)
+    answer = slack.replies(CHANNEL, first["ts"])[-1]
+    assert "The team &lt;b&gt;does&lt;/b&gt;" in json.dumps(answer["blocks"])
+    slack.wait_for(lambda: any("answered" in m["text"] for m in slack.dms(ATTENDEES[0])), timeout=10)
+
+    slack.send_block_action(user_id=CHAIR, action_id="question_more", channel_id=CHANNEL, message_ts=second["ts"],
+                            selected_option=button(second, "question_more")["options"][0]["value"])
+    view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=10)[-1]
+    slack.submit_view(view["id"], user_id=CHAIR, values={"reason": {"value": "Off topic for today"}})
+    slack.wait_for(lambda: any("Off topic for today" in m["text"] for m in slack.dms(ATTENDEES[1])), timeout=10)
+    slack.wait_for(lambda: "Removed by a chair" in card_text(slack.message(CHANNEL, second["ts"])), timeout=10)
+    assert "Off topic" not in card_text(slack.message(CHANNEL, second["ts"]))  # the reason stays private
+
+    slack.send_block_action(user_id=CHAIR, action_id="question_more", channel_id=CHANNEL, message_ts=third["ts"],
+                            selected_option=button(third, "question_more")["options"][1]["value"])
+    view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=10)[-1]
+    into = next(o["value"] for o in view["blocks"][1]["element"]["options"] if o["text"]["text"].startswith("What about"))
+    slack.submit_view(view["id"], user_id=CHAIR, values={"into": {"value": into}})
+    slack.wait_for(lambda: f"<@{ATTENDEES[2]}> and" in card_text(slack.message(CHANNEL, fourth["ts"]))
+                   or f"and <@{ATTENDEES[2]}>" in card_text(slack.message(CHANNEL, fourth["ts"])), timeout=10)
+    assert "Merged into another question" in card_text(slack.message(CHANNEL, third["ts"]))
+
+    click(slack, CHAIR, slack.message(CHANNEL, fourth["ts"]), "question_follow_up")
+    slack.wait_for(lambda: "Kept for follow-up" in card_text(slack.message(CHANNEL, fourth["ts"])), timeout=10)
+
+
+def test_add_as_question_and_ask_aloud(app: RunningApp, slack: SlackDouble) -> None:
+    message = slack.user_posts(ATTENDEES[4], CHANNEL, "Has anyone tried this with care homes?")
+    response = slack.send_message_shortcut("add_as_question", user_id=CHAIR, channel_id=CHANNEL, message_ts=message["ts"])
+    assert response.status == 200
+    slack.wait_for(lambda: cards(slack), timeout=10)
+    assert f"Asked by <@{ATTENDEES[4]}>" in card_text(cards(slack)[0])
+
+    assert "you are next" in ask(slack, ATTENDEES[7], "aloud")["text"]
+    assert "1 ahead of you" in ask(slack, ATTENDEES[8], "aloud")["text"]
+    queue = chair(slack, "queue")
+    assert queue.index(ATTENDEES[7]) < queue.index(ATTENDEES[8])
+    refused = slack.send_slash_command("/event", "queue", user_id=ATTENDEES[8], channel_id=CHANNEL)
+    assert refused.status == 200
+    slack.wait_for(lambda: any("Only a chair or organiser" in e["text"] for e in slack.ephemeral(user_id=ATTENDEES[8])),
+                   timeout=10)
+    queue_message = next(e for e in reversed(slack.ephemeral(user_id=CHAIR)) if "waiting to speak" in e["text"])
+    slack.send_block_action(user_id=CHAIR, action_id="speaking_bring_in", value="next", channel_id=CHANNEL,
+                            message_ts=queue_message["ts"])
+    slack.wait_for(lambda: any("bringing you in" in m["text"] for m in slack.dms(ATTENDEES[7])), timeout=10)
+    assert not slack.dms(ATTENDEES[8])
+
+
+def test_approval_mode(app: RunningApp, slack: SlackDouble, database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    with unit_of_work(db.make_session_factory(engine)) as session:
+        session.query(Event).one().questions_need_approval = True
+    engine.dispose()
+    assert "waiting for a chair's approval" in ask(slack, ATTENDEES[0], "Can we see the slides?")["text"]
+    request = slack.wait_for(lambda: [m for m in slack.dms(CHAIR) if "Waiting for approval" in json.dumps(m["blocks"])], timeout=10)[0]
+    assert cards(slack) == []
+    slack.send_block_action(user_id=CHAIR, action_id="question_approve", value=button(request, "question_approve")["value"],
+                            channel_id=slack.im_channel(CHAIR), message_ts=request["ts"])
+    slack.wait_for(lambda: cards(slack), timeout=10)
+    assert "Can we see the slides?" in card_text(cards(slack)[0])
+    assert channel_texts(slack)
