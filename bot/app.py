@@ -17,6 +17,7 @@ import handlers
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, unit_of_work
 from bot.question_posts import CardRefresher
+from bot.vote_recorder import VoteRecorder
 from bot.slack.client import make_web_client
 from bot.slack_events import claim_event
 from bot.workspaces import ensure_workspace
@@ -34,11 +35,17 @@ class Runtime:
     client: WebClient
     _bot_user_id: str | None = None
     _cards: CardRefresher | None = None
+    _votes: VoteRecorder | None = None
 
     def cards(self) -> CardRefresher:
         if self._cards is None:
             self._cards = CardRefresher(self.sessions, self.client)
         return self._cards
+
+    def votes(self) -> VoteRecorder:
+        if self._votes is None:
+            self._votes = VoteRecorder(self.sessions, on_recorded=self.cards().mark)
+        return self._votes
 
     def bot_user_id(self) -> str:
         """The app's own user id (asked of Slack once), so it is never counted as an attendee."""
@@ -81,6 +88,7 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
     def attach_database(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]
         context["sessions"] = sessions
         context["cards"] = runtime.cards()
+        context["votes"] = runtime.votes()
         team_id = context.team_id or context.enterprise_id
         if team_id:
             if team_id not in workspace_ids:

@@ -88,6 +88,13 @@ def event_for_questions(session: Session, *, workspace_id: int, channel_id: str)
     return event
 
 
+def check_can_ask(session: Session, *, workspace_id: int, channel_id: str, text: str) -> QuestionStatus:
+    """What `ask` would check, without writing: the status the question will get."""
+    check_text(text)
+    event = event_for_questions(session, workspace_id=workspace_id, channel_id=channel_id)
+    return QuestionStatus.AWAITING_APPROVAL if event.questions_need_approval else QuestionStatus.OPEN
+
+
 def ask(
     session: Session,
     *,

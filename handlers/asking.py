@@ -14,6 +14,7 @@ from bot.errors import UserError
 from bot.models import QuestionStatus
 from bot.slack import messages, question_blocks, views
 from handlers import speaking
+from handlers.replies import answering_problems
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +36,21 @@ def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClien
     if not text:
         _open_ask_form(ack, command, context, client)
         return
+    # Checked before the ack, stored after it: the asker hears at once whether their question is
+    # fine, and the writes do not hold up the acknowledgement in a burst.
     try:
         with unit_of_work(context["sessions"]) as session:
-            question = questions.ask(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-                                     asker_slack_id=command["user_id"], text=text)
-            question_id, status = question.id, question.status
+            status = questions.check_can_ask(session, workspace_id=context["workspace_id"],
+                                             channel_id=command["channel_id"], text=text)
     except UserError as error:
         ack(messages.notice(str(error)).as_ephemeral())
         return
     ack(_confirmation(status).as_ephemeral())
-    question_posts.post_new_question(context["sessions"], client, question_id=question_id)
+    with answering_problems(respond):
+        with unit_of_work(context["sessions"]) as session:
+            question_id = questions.ask(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+                                        asker_slack_id=command["user_id"], text=text).id
+        question_posts.post_new_question(context["sessions"], client, question_id=question_id)
 
 
 def _open_ask_form(ack: Ack, command: dict, context: BoltContext, client: WebClient) -> None:

@@ -1,0 +1,225 @@
+"""A Q&A burst shaped like a 300-attendee session, against `eventbot serve` and a bare Bolt app.
+
+150 questions and 3,000 upvote clicks within 60 seconds, sent as signed requests through the local
+Slack double. Prints p50/p99 acknowledgement times for eventbot on SQLite (and PostgreSQL with
+--database-url) and for a bare Bolt app that only acks, measured in the same run, with the ratio.
+
+    python bench/qa_burst.py [--seconds 60] [--database-url postgresql://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bot import db  # noqa: E402
+from bot.config import normalise_database_url  # noqa: E402
+from bot.events import EventDetails, create_event  # noqa: E402
+from bot.models import EventStatus, utcnow  # noqa: E402
+from bot.workspaces import ensure_workspace  # noqa: E402
+from tests.slackdouble import SlackDouble  # noqa: E402
+
+TOKEN, SECRET, TEAM, BOT = "xoxb-bench", "0123456789abcdef", "T0BENCH", "U0BOT"
+CHANNEL, CHAIR = "C0BENCH", "U0CHAIR"
+ATTENDEES = [f"U0A{n:04d}" for n in range(300)]
+QUESTIONS, CLICKS, SENDERS = 150, 3000, 24
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(args: list[str], env: dict[str, str], workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    full_env = {**os.environ, **env, "PORT": str(port), "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    log = (workdir / f"server-{port}.log").open("wb")
+    process = subprocess.Popen([sys.executable, *args], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            break
+        except urllib.error.HTTPError:
+            break  # the bare app answers 404 on /healthz: it is up
+        except OSError:
+            time.sleep(0.1)
+    return process, url + "/slack/events"
+
+
+def prepare_database(url: str) -> None:
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    now = utcnow()
+    from datetime import timedelta
+
+    with db.unit_of_work(db.make_session_factory(engine)) as session:
+        workspace = ensure_workspace(session, team_id=TEAM)
+        event = create_event(session, workspace_id=workspace.id, channel_id=CHANNEL, organiser_slack_id=CHAIR,
+                             details=EventDetails(title="Burst", starts_at=now - timedelta(minutes=5),
+                                                  ends_at=now + timedelta(hours=2), timezone="Europe/London",
+                                                  evaluation_form_url=None, chairs=(CHAIR,), presenters=()))
+        event.status = EventStatus.LIVE
+    engine.dispose()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def burst(slack: SlackDouble, seconds: float, *, fake_cards: bool) -> tuple[list[float], int]:
+    """Send the questions, then the clicks, each at its planned moment; return ack times and errors."""
+    rng = random.Random(7)
+    latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {}
+    errors = 0
+    ask_window = seconds / 6
+
+    def timed(send, kind: str = "vote") -> None:  # type: ignore[no-untyped-def]
+        nonlocal errors
+        response = send()
+        if response.status != 200:
+            errors += 1
+        else:
+            latencies.append(response.elapsed)
+            by_kind.setdefault(kind, []).append(response.elapsed * 1000)
+
+    begin = time.monotonic()
+    with ThreadPoolExecutor(SENDERS) as pool:
+        futures = []
+        for n in range(QUESTIONS):
+            at = begin + n * ask_window / QUESTIONS
+            user = ATTENDEES[n % len(ATTENDEES)]
+            futures.append(pool.submit(lambda at=at, user=user, n=n: (
+                time.sleep(max(0.0, at - time.monotonic())),
+                timed(lambda: slack.send_slash_command("/ask", f"Question {n}: how would this work for us?",
+                                                       user_id=user, channel_id=CHANNEL), "ask"))))
+        for future in futures:
+            future.result()
+        if fake_cards:
+            client_cards = []
+            from slack_sdk import WebClient
+
+            client = WebClient(token=TOKEN, base_url=slack.api_url)
+            for n in range(QUESTIONS):
+                client_cards.append(client.chat_postMessage(channel=CHANNEL, text=f"Question {n}", blocks=[
+                    {"type": "actions", "elements": [{"type": "button", "action_id": "question_upvote",
+                                                      "text": {"type": "plain_text", "text": "Upvote"}, "value": str(n)}]}])["ts"])
+        deadline = time.monotonic() + 30
+        while True:
+            cards = [m for m in slack.messages(CHANNEL) if any(
+                e.get("action_id") == "question_upvote" for b in m.get("blocks") or [] for e in b.get("elements", []))]
+            if len(cards) >= QUESTIONS or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        vote_begin = time.monotonic()
+        vote_window = seconds - (vote_begin - begin)
+        futures = []
+        for n in range(CLICKS):
+            at = vote_begin + n * vote_window / CLICKS
+            card = rng.choice(cards)
+            value = next(e["value"] for b in card["blocks"] for e in b.get("elements", []) if e.get("action_id") == "question_upvote")
+            user = rng.choice(ATTENDEES)
+            futures.append(pool.submit(lambda at=at, user=user, card=card, value=value: (
+                time.sleep(max(0.0, at - time.monotonic())),
+                timed(lambda: slack.send_block_action(user_id=user, action_id="question_upvote", value=value,
+                                                      channel_id=CHANNEL, message_ts=card["ts"])))))
+        for future in futures:
+            future.result()
+    for kind, values in by_kind.items():
+        print(f"    {kind}: n={len(values)} p50={statistics.median(values):.1f} ms p99={percentile(values, 0.99):.1f} ms",
+              file=sys.stderr)
+    return latencies, errors
+
+
+def run_once(label: str, server_args: list[str], database_url: str | None, seconds: float) -> dict[str, float]:
+    workdir = Path(tempfile.mkdtemp(prefix="eventbot-bench-"))
+    slack = SlackDouble(team_id=TEAM, bot_token=TOKEN, signing_secret=SECRET, bot_user_id=BOT)
+    slack.start()
+    slack.add_user(CHAIR, "chair")
+    for user in ATTENDEES:
+        slack.add_user(user, user.lower())
+    slack.add_channel(CHANNEL, "burst", members=[CHAIR, *ATTENDEES])
+    env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url}
+    if database_url:
+        prepare_database(database_url)
+        env["DATABASE_URL"] = database_url
+    process, events_url = start(server_args, env, workdir)
+    slack.set_app_url(events_url)
+    try:
+        started = time.monotonic()
+        latencies, errors = burst(slack, seconds, fake_cards=database_url is None)
+        wall = time.monotonic() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        updates = len(slack.calls_to("chat.update"))
+        slack.stop()
+    ms = [v * 1000 for v in latencies]
+    return {"label": label, "requests": len(ms) + errors, "errors": errors, "p50": statistics.median(ms),
+            "p99": percentile(ms, 0.99), "wall": wall, "updates": updates}
+
+
+def scratch_postgres(admin_url: str) -> tuple[str, callable]:
+    admin = make_url(normalise_database_url(admin_url))
+    name = f"eventbot_bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    return admin.set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--database-url", help="also run eventbot on this PostgreSQL server (a scratch database is made)")
+    args = parser.parse_args()
+
+    results = [run_once("bare Bolt app (ack only)", [str(ROOT / "bench" / "bare_app.py")], None, args.seconds)]
+    sqlite_dir = Path(tempfile.mkdtemp(prefix="eventbot-bench-db-"))
+    results.append(run_once("eventbot serve, SQLite", ["-m", "bot.cli", "serve"],
+                            f"sqlite:///{sqlite_dir / 'bench.sqlite3'}", args.seconds))
+    if args.database_url:
+        url, drop = scratch_postgres(args.database_url)
+        try:
+            results.append(run_once("eventbot serve, PostgreSQL", ["-m", "bot.cli", "serve"], url, args.seconds))
+        finally:
+            drop()
+
+    baseline = results[0]["p99"]
+    print(f"\nQ&A burst: {QUESTIONS} questions + {CLICKS} upvote clicks in {args.seconds:.0f} s, {len(ATTENDEES)} attendees")
+    print(f"{'server':32} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'p99 ratio':>9} {'chat.update':>11}")
+    for r in results:
+        print(f"{r['label']:32} {r['requests']:>8} {r['errors']:>6} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+              f"{r['p99'] / baseline:>9.2f} {r['updates']:>11}")
+    print("target: p99 at most 1.5 x the bare app's, zero errors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
