@@ -19,6 +19,7 @@ from bot.db import make_engine, make_session_factory, unit_of_work
 from bot.question_posts import CardRefresher
 from bot.vote_recorder import VoteRecorder
 from bot.slack.client import make_web_client
+from bot.slack.messages import something_went_wrong
 from bot.slack_events import claim_event
 from bot.workspaces import ensure_workspace
 
@@ -122,8 +123,6 @@ def _answer_without_a_500(error: Exception, body: dict, logger: logging.Logger) 
     A 500 makes Slack show "dispatch_failed" and retry events; the person learns nothing.
     """
     logger.exception("listener failed: %s", error, exc_info=error)
-    from bot.slack.messages import something_went_wrong
-
     if body.get("command"):
         return BoltResponse(status=200, body=something_went_wrong().as_ephemeral())
     return BoltResponse(status=200, body="")

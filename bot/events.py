@@ -276,3 +276,13 @@ def save_setup(
             raise NoEventHere("That event has closed or been removed, so it cannot be changed.")
         people.require_runner(session, event=event, slack_user_id=slack_user_id, action="change this event")
         return update_event(session, event=event, details=details)
+
+
+def enrol_joiner(sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, slack_user_id: str) -> bool:
+    """Make someone who joined a channel an attendee of its current event, if it has one."""
+    with unit_of_work(sessions) as session:
+        event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
+        if event is None:
+            return False
+        people.add_attendees(session, event=event, slack_user_ids=[slack_user_id])
+        return True

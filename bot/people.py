@@ -6,9 +6,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot.db import unit_of_work
 from bot.errors import UserError
 from bot.models import Event, EventRole, Person, Role
 
@@ -83,14 +82,3 @@ def add_attendees(session: Session, *, event: Event, slack_user_ids: Iterable[st
     for slack_user_id in slack_user_ids:
         grant(session, event=event, person=person(session, workspace_id=event.workspace_id, slack_user_id=slack_user_id), role=Role.ATTENDEE)
 
-
-def enrol_joiner(sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, slack_user_id: str) -> bool:
-    """Make someone who joined a channel an attendee of its current event, if it has one."""
-    from bot.events import current_event
-
-    with unit_of_work(sessions) as session:
-        event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
-        if event is None:
-            return False
-        add_attendees(session, event=event, slack_user_ids=[slack_user_id])
-        return True

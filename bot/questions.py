@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bot import people
 from bot.errors import UserError
+from bot.events import current_event, event_to_run
 from bot.models import (
     AgendaSegment,
     Event,
@@ -77,8 +78,6 @@ def check_text(text: str, *, what: str = "question", limit: int = MAX_QUESTION_L
 
 
 def event_for_questions(session: Session, *, workspace_id: int, channel_id: str) -> Event:
-    from bot.events import current_event
-
     event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
     if event is None:
         raise QuestionError(
@@ -361,8 +360,6 @@ def moderators_of(session: Session, *, event_id: int) -> list[str]:
 
 
 def name_moderator(session: Session, *, workspace_id: int, channel_id: str, by_slack_id: str, moderator_slack_id: str) -> None:
-    from bot.events import event_to_run
-
     event = event_to_run(session, workspace_id=workspace_id, channel_id=channel_id, slack_user_id=by_slack_id,
                          action="name a moderator")
     people.grant(session, event=event,
