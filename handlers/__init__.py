@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import asking, event_command, home, joining, moderating, reflecting, setting_up, speaking, voting
+from handlers import asking, digesting, event_command, home, joining, moderating, reflecting, setting_up, speaking, voting
 
 
 def register_all(app: App) -> None:
@@ -17,3 +17,4 @@ def register_all(app: App) -> None:
     reflecting.register(app)
     joining.register(app)
     home.register(app)
+    digesting.register(app)

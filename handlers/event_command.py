@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.capabilities import CAPABILITIES
 from bot.slack import messages
-from handlers import moderating, running, setting_up, speaking
+from handlers import digesting, moderating, running, setting_up, speaking
 
 # Every subcommand takes (ack, command, context, client, respond), with `command["text"]` holding
 # what follows the subcommand's name.
@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "help": show_help,
     **setting_up.SUBCOMMANDS,
     **running.SUBCOMMANDS,
+    **digesting.SUBCOMMANDS,
     **speaking.SUBCOMMANDS,
     **moderating.SUBCOMMANDS,
 }

@@ -814,6 +814,12 @@ def test_block_action_on_an_ephemeral_message(double: SlackDouble, client: WebCl
     double.send_block_action(user_id="U1", action_id="undo", channel_id="C1", message_ts=ts)
     payload = receiver.requests[-1]["json"]
     assert payload["container"]["is_ephemeral"] is True and "message" not in payload
+    # Replaced through the response URL, it stays clickable: its new blocks get ids like any message.
+    replacement = {"replace_original": True, "text": "Saved again", "blocks": [{"type": "actions", "elements": [button("redo")]}]}
+    raw_post(payload["response_url"], json.dumps(replacement).encode(), {"Content-Type": "application/json"})
+    assert double.send_block_action(user_id="U1", action_id="redo", channel_id="C1", message_ts=ts).status == 200
+    payload = receiver.requests[-1]["json"]
+    assert payload["actions"][0]["action_id"] == "redo" and payload["actions"][0]["block_id"]
     raw_post(payload["response_url"], b'{"delete_original": true}', {"Content-Type": "application/json"})
     assert double.ephemeral(user_id="U1") == []
 

@@ -1020,7 +1020,9 @@ def post_to_response_url(
             return record
         for ephemeral in ws.ephemeral:
             if ephemeral["ts"] == response_url.message_ts:
-                ephemeral.update({"text": content.text or "", "blocks": content.blocks, "replaced": True})
+                # Slack gives the new blocks ids, as for any stored message, so they can be clicked.
+                blocks = ws.assign_ids(content.blocks) if content.blocks else None
+                ephemeral.update({"text": content.text or "", "blocks": blocks, "replaced": True})
                 return record
 
     if payload.get("response_type") == "in_channel" and conversation is not None:
