@@ -33,4 +33,5 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("Add as a question", "Message shortcut (⋮ on a message): turn it into a question credited to its author.", "anyone"),
     Capability("/event queue", "Who is waiting to speak, with a button to bring the next person in.", "chairs"),
     Capability("/event moderator @name", "Let someone moderate questions with you.", "chairs"),
+    Capability("/event approval on|off", "Approval mode: new questions wait for a chair before they appear.", "chairs"),
 )

@@ -367,6 +367,13 @@ def name_moderator(session: Session, *, workspace_id: int, channel_id: str, by_s
                  role=Role.MODERATOR)
 
 
+def set_approval_mode(session: Session, *, workspace_id: int, channel_id: str, by_slack_id: str, on: bool) -> None:
+    """Approval mode: new questions go to the chairs first and appear once approved."""
+    event = event_to_run(session, workspace_id=workspace_id, channel_id=channel_id, slack_user_id=by_slack_id,
+                         action="change how questions are approved")
+    event.questions_need_approval = on
+
+
 # --- asking aloud ----------------------------------------------------------------------------------
 
 

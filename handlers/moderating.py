@@ -148,7 +148,20 @@ def name_moderator(ack: Ack, command: dict, context: BoltContext, client: WebCli
         respond(messages.ok(" ".join(f"<@{u}>" for u in mentioned) + " can now moderate questions.").as_ephemeral())
 
 
-SUBCOMMANDS = {"moderator": name_moderator}
+def switch_approval(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        word = (command.get("text") or "").strip().lower()
+        if word not in ("on", "off"):
+            raise questions.QuestionError("Use `/event approval on` (questions wait for a chair) or `/event approval off`.")
+        with unit_of_work(context["sessions"]) as session:
+            questions.set_approval_mode(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+                                        by_slack_id=command["user_id"], on=word == "on")
+        respond(messages.ok("New questions now wait for a chair's approval." if word == "on"
+                            else "New questions now go straight to the channel.").as_ephemeral())
+
+
+SUBCOMMANDS = {"moderator": name_moderator, "approval": switch_approval}
 
 
 def register(app: App) -> None:

@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bot import db
-from bot.db import unit_of_work
-from bot.models import Event
 from tests.apprunner import RunningApp, migrate, start_eventbot
 from tests.cast import ATTENDEES, CHAIR, CHANNEL, PRESENTERS, cast, make_double, seed_programme
 from tests.slackdouble import SlackDouble
@@ -174,11 +171,9 @@ def test_add_as_question_and_ask_aloud(app: RunningApp, slack: SlackDouble) -> N
     assert not slack.dms(ATTENDEES[8])
 
 
-def test_approval_mode(app: RunningApp, slack: SlackDouble, database_url: str) -> None:
-    engine = db.make_engine(database_url)
-    with unit_of_work(db.make_session_factory(engine)) as session:
-        session.query(Event).one().questions_need_approval = True
-    engine.dispose()
+def test_approval_mode(app: RunningApp, slack: SlackDouble) -> None:
+    assert "Only a chair or organiser" in chair(slack, "approval on", user=ATTENDEES[3])
+    assert "wait for a chair's approval" in chair(slack, "approval on")
     assert "waiting for a chair's approval" in ask(slack, ATTENDEES[0], "Can we see the slides?")["text"]
     request = slack.wait_for(lambda: [m for m in slack.dms(CHAIR) if "Waiting for approval" in json.dumps(m["blocks"])], timeout=10)[0]
     assert cards(slack) == []
