@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import people
@@ -30,6 +30,7 @@ from bot.models import (
     ReflectionTheme,
 )
 from bot.slack import programme_posts
+from bot.slack.messages import Message
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,18 @@ class SessionStatus:
 def effective_time(event: Event, planned: datetime) -> datetime:
     """When a planned post is now due, following the chair's pace."""
     return planned + timedelta(seconds=event.schedule_offset_seconds)
+
+
+def _post_or_release(
+    sessions: sessionmaker[Session], client: WebClient, *, channel_id: str, message: Message, release: Update
+) -> str:
+    """Send a claimed post; if Slack refuses it, undo the claim (`release`) so the next tick retries."""
+    try:
+        return client.chat_postMessage(channel=channel_id, **message.as_post())["ts"]
+    except SlackApiError:
+        with unit_of_work(sessions) as session:
+            session.execute(release)
+        raise
 
 
 # --- starting --------------------------------------------------------------------------------
@@ -83,16 +96,10 @@ def start_event(
         event = session.get_one(Event, event_id)
         message = programme_posts.welcome(event, list(event.segments))
         channel_id = event.channel_id
-    try:
-        response = client.chat_postMessage(channel=channel_id, text=message.text, blocks=message.blocks)
-    except SlackApiError:
-        with unit_of_work(sessions) as session:
-            session.execute(
-                update(Event).where(Event.id == event_id).values(status=EventStatus.SCHEDULED, started_at=None)
-            )
-        raise
+    ts = _post_or_release(sessions, client, channel_id=channel_id, message=message, release=update(Event).where(
+        Event.id == event_id).values(status=EventStatus.SCHEDULED, started_at=None))
     with unit_of_work(sessions) as session:
-        session.get_one(Event, event_id).welcome_message_ts = response["ts"]
+        session.get_one(Event, event_id).welcome_message_ts = ts
     _enrol_channel_members(sessions, client, event_id=event_id, channel_id=channel_id, exclude=exclude_from_attendees)
     return True
 
@@ -143,15 +150,11 @@ def announce_next_segment(
         upcoming = _next_unannounced(session, event_id)
         message = programme_posts.segment_started(event, segment, upcoming)
         channel_id, segment_id = event.channel_id, segment.id
-    try:
-        response = client.chat_postMessage(channel=channel_id, text=message.text, blocks=message.blocks)
-    except SlackApiError:
-        with unit_of_work(sessions) as session:
-            session.execute(update(AgendaSegment).where(AgendaSegment.id == segment_id).values(announced_at=None))
-        raise
+    ts = _post_or_release(sessions, client, channel_id=channel_id, message=message, release=update(
+        AgendaSegment).where(AgendaSegment.id == segment_id).values(announced_at=None))
     with unit_of_work(sessions) as session:
         segment = session.get_one(AgendaSegment, segment_id)
-        segment.announcement_ts = response["ts"]
+        segment.announcement_ts = ts
         return segment
 
 
@@ -200,15 +203,11 @@ def post_prompt(
             )
         message = programme_posts.prompt(prompt)
         channel_id, prompt_id = event.channel_id, prompt.id
-    try:
-        response = client.chat_postMessage(channel=channel_id, text=message.text, blocks=message.blocks)
-    except SlackApiError:
-        with unit_of_work(sessions) as session:
-            session.execute(update(ReflectionPrompt).where(ReflectionPrompt.id == prompt_id).values(posted_at=None))
-        raise
+    ts = _post_or_release(sessions, client, channel_id=channel_id, message=message, release=update(
+        ReflectionPrompt).where(ReflectionPrompt.id == prompt_id).values(posted_at=None))
     with unit_of_work(sessions) as session:
         prompt = session.get_one(ReflectionPrompt, prompt_id)
-        prompt.message_ts = response["ts"]
+        prompt.message_ts = ts
         return prompt
 
 
@@ -228,16 +227,10 @@ def close_event(sessions: sessionmaker[Session], client: WebClient, *, event_id:
         event = session.get_one(Event, event_id)
         message = programme_posts.close(event, reflection_counts(session, event_id=event_id))
         channel_id = event.channel_id
-    try:
-        response = client.chat_postMessage(channel=channel_id, text=message.text, blocks=message.blocks)
-    except SlackApiError:
-        with unit_of_work(sessions) as session:
-            session.execute(
-                update(Event).where(Event.id == event_id).values(status=EventStatus.LIVE, closed_at=None)
-            )
-        raise
+    ts = _post_or_release(sessions, client, channel_id=channel_id, message=message, release=update(Event).where(
+        Event.id == event_id).values(status=EventStatus.LIVE, closed_at=None))
     with unit_of_work(sessions) as session:
-        session.get_one(Event, event_id).close_message_ts = response["ts"]
+        session.get_one(Event, event_id).close_message_ts = ts
     return True
 
 

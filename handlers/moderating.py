@@ -24,24 +24,24 @@ def _question_id(action: dict) -> int:
     return int(action.get("value") or action["selected_option"]["value"].split(":", 1)[1])
 
 
-def mark_answered_live(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
-    ack()
+def _change_and_redraw(change, body: dict, action: dict, context: BoltContext, client: WebClient,  # type: ignore[no-untyped-def]
+                       respond: Respond) -> None:
+    """Apply a one-click moderation (`change` is a `questions` function) and redraw the card."""
     with answering_problems(respond):
         with unit_of_work(context["sessions"]) as session:
-            question = questions.mark_answered_live(session, workspace_id=context["workspace_id"],
-                                                    question_id=_question_id(action), by_slack_id=body["user"]["id"],
-                                                    now=utcnow())
+            question = change(session, workspace_id=context["workspace_id"], question_id=_question_id(action),
+                              by_slack_id=body["user"]["id"], now=utcnow())
         question_posts.refresh_card(context["sessions"], client, question_id=question.id)
+
+
+def mark_answered_live(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    _change_and_redraw(questions.mark_answered_live, body, action, context, client, respond)
 
 
 def keep_for_follow_up(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
-    with answering_problems(respond):
-        with unit_of_work(context["sessions"]) as session:
-            question = questions.keep_for_follow_up(session, workspace_id=context["workspace_id"],
-                                                    question_id=_question_id(action), by_slack_id=body["user"]["id"],
-                                                    now=utcnow())
-        question_posts.refresh_card(context["sessions"], client, question_id=question.id)
+    _change_and_redraw(questions.keep_for_follow_up, body, action, context, client, respond)
 
 
 def approve(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
