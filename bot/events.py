@@ -22,7 +22,6 @@ from bot.models import (
     Event,
     EventStatus,
     ReflectionPrompt,
-    ReflectionTheme,
     Reminder,
     Role,
 )

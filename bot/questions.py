@@ -29,7 +29,6 @@ from bot.models import (
     Role,
     SpeakingQueueEntry,
     Vote,
-    utcnow,
 )
 
 MAX_QUESTION_LENGTH = 1000

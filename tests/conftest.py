@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
 from bot.config import normalise_database_url
+from tests.cast import cast, make_double
+from tests.slackdouble import SlackDouble
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -40,6 +42,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackDouble]:
+    """A local Slack with the seed event's people and channel (tests/cast.py); modules may override it."""
+    double = make_double()
+    double.start()
+    cast(double)
+    yield double
+    double.stop()
 
 
 @pytest.fixture

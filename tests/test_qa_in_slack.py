@@ -10,20 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.apprunner import RunningApp, migrate, start_eventbot
-from tests.cast import ATTENDEES, CHAIR, CHANNEL, PRESENTERS, cast, make_double, seed_programme
+from tests.cast import ATTENDEES, CHAIR, CHANNEL, PRESENTERS, seed_programme
 from tests.slackdouble import SlackDouble
 from tests.test_running_a_session import chair, channel_texts, run_cli
 
 MINARA = PRESENTERS["minara.chowdhury@example.org"]
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackDouble]:
-    double = make_double()
-    double.start()
-    cast(double)
-    yield double
-    double.stop()
 
 
 @pytest.fixture

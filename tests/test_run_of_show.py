@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from bot.programme_import import ImportProblems, import_programme
 from bot.run_of_show import RunOfShowError
 from bot.slack.client import make_web_client
 from tests.apprunner import BOT_TOKEN, BOT_USER_ID
-from tests.cast import ATTENDEES, CHAIR, CHANNEL, PRESENTERS, cast, make_double, seed_programme
+from tests.cast import ATTENDEES, CHAIR, CHANNEL, PRESENTERS, seed_programme
 from tests.slackdouble import SlackDouble
 
 DAY = date(2031, 3, 3)  # a Monday, in GMT
@@ -28,15 +27,6 @@ LONDON_UTC_OFFSET = timedelta(0)
 def at(hhmm: str, day: date = DAY) -> datetime:
     hours, minutes = map(int, hhmm.split(":"))
     return datetime(day.year, day.month, day.day, hours, minutes, tzinfo=timezone.utc) - LONDON_UTC_OFFSET
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackDouble]:
-    double = make_double()
-    double.start()
-    cast(double)
-    yield double
-    double.stop()
 
 
 @pytest.fixture

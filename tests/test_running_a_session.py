@@ -19,22 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import db
 from bot.db import unit_of_work
 from bot.events import EventDetails, create_event
-from bot.models import AgendaSegment, ReflectionTheme
+from bot.models import AgendaSegment
 from bot.workspaces import ensure_workspace
 from tests.apprunner import TEAM_ID, RunningApp, eventbot_env, migrate, start_eventbot
-from tests.cast import ATTENDEES, CHAIR, CHANNEL, ORGANISER, cast, make_double, seed_programme
+from tests.cast import ATTENDEES, CHAIR, CHANNEL, ORGANISER, seed_programme
 from tests.slackdouble import SlackDouble
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackDouble]:
-    double = make_double()
-    double.start()
-    cast(double)
+def slack(slack: SlackDouble) -> SlackDouble:
     # Slack sends the app its own posts back as message events; it must ignore them.
-    double.echo_bot_messages = True
-    yield double
-    double.stop()
+    slack.echo_bot_messages = True
+    return slack
 
 
 def run_cli(*args: str, slack: SlackDouble, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
