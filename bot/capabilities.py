@@ -26,6 +26,10 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("/event questions [open|answered|followup|all]",
                "The questions by agenda item and presenter, most votes first, with counts; export them as CSV.",
                "chairs"),
+    Capability("/event remind", "Schedule an evaluation-form reminder: a post in the channel or a DM to each attendee, "
+               "at a time or relative to the close (\"next day 10:00\" is each person's own 10:00).", "organisers"),
+    Capability("/event reminders", "The reminders with their delivery counts and who has completed the form; "
+               "change or cancel one that has not gone out.", "organisers"),
     Capability("/event close", "Close the session: thanks, reflection counts, the evaluation form, what's next.", "chairs"),
     Capability("/ask <your question>", "Ask a question in the event's channel; others can upvote it.", "attendees"),
     Capability("/ask", "Ask in a form: choose a presenter, or ask anonymously.", "attendees"),

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -400,6 +401,8 @@ class Reminder(Base):
     created_by_slack_user_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the organisers were told that some or all of it was missed (down past its grace window).
+    organisers_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Delivery(Base):
@@ -424,6 +427,20 @@ class Delivery(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_ts: Mapped[str | None] = mapped_column(String(32))
+    # A send may have reached Slack without us hearing back (the worker died, the connection
+    # dropped, a 5xx): the next attempt looks for the message in Slack before sending again.
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduled jobs: one holder at a time, renewed while it lives (bot/scheduler_lease.py)."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(255))
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class EvaluationCompletion(Base):

@@ -3,22 +3,31 @@
 Job state never lives in a store shared between processes (APScheduler's FAQ warns that sharing
 one gives duplicate or missed runs). What must survive a restart, such as which reminders went to
 whom, lives in eventbot's own tables, and every job here is a short poll over them.
+
+Exactly one process runs the scheduled jobs: the holder of the scheduler lease
+(bot/scheduler_lease.py). Any other process that starts a scheduler stays on standby, says so in
+its log, and takes over when the holder stops. Reminder *delivery* is the exception: it runs in
+every process with a scheduler, because the outbox's row claims make concurrent senders safe.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import signal
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot import run_of_show
+from bot import reminders, run_of_show
 from bot.app import Runtime
 from bot.db import unit_of_work
+from bot.deliveries import Sender
+from bot.scheduler_lease import RENEW_SECONDS, SchedulerSingleton
 from bot.slack_events import forget_old_events
 
 logger = logging.getLogger(__name__)
@@ -27,6 +36,12 @@ PURGE_PROCESSED_EVENTS_JOB = "purge-processed-slack-events"
 RUN_PROGRAMMES_JOB = "run-programmes"
 # Posts land within this many seconds of their minute.
 PROGRAMME_TICK_SECONDS = 5
+SCHEDULER_LEASE_JOB = "scheduler-lease"
+PLAN_REMINDERS_JOB = "plan-reminders"
+DELIVER_REMINDERS_JOB = "deliver-reminders"
+# A reminder is fanned out within 2 s of its due time and its deliveries start within 2 s after.
+REMINDER_TICK_SECONDS = 2
+DELIVERY_TICK_SECONDS = 2
 
 
 def _run_programmes(runtime: Runtime) -> None:
@@ -43,7 +58,32 @@ def _purge_processed_events(runtime: Runtime) -> None:
         logger.info("forgot %d processed Slack event ids", removed)
 
 
-def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> None:
+@dataclass
+class SchedulerParts:
+    """What a scheduler's process holds besides the jobs: the lease and the reminder sender."""
+
+    singleton: SchedulerSingleton
+    sender: Sender
+
+    def stop(self) -> None:
+        self.sender.stop()
+
+    def release(self) -> None:
+        self.singleton.release()
+
+
+def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
+    parts = SchedulerParts(singleton=SchedulerSingleton(runtime.sessions), sender=Sender(runtime.sessions, runtime.client))
+    parts.singleton.renew()
+
+    def led(func: Callable[[Runtime], None]) -> Callable[[Runtime], None]:
+        """Run only in the process holding the scheduler lease."""
+        def run(runtime: Runtime) -> None:
+            if parts.singleton.active:
+                func(runtime)
+        run.__name__ = run.__qualname__ = func.__name__
+        return run
+
     def job(job_id: str, func: Callable[[Runtime], None], **trigger: int) -> None:
         scheduler.add_job(
             func,
@@ -57,16 +97,38 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> None:
             **trigger,
         )
 
-    job(PURGE_PROCESSED_EVENTS_JOB, _purge_processed_events, hours=1)
-    job(RUN_PROGRAMMES_JOB, _run_programmes, seconds=PROGRAMME_TICK_SECONDS)
+    def send_now() -> None:
+        """New deliveries are in: send them without waiting for the next delivery tick."""
+        if not parts.sender.busy():
+            scheduler.modify_job(DELIVER_REMINDERS_JOB, next_run_time=datetime.now(timezone.utc))
+
+    def plan_reminders(runtime: Runtime) -> None:
+        reminders.plan_reminders(runtime.sessions, runtime.client, now=datetime.now(timezone.utc),
+                                 bot_user_id=runtime.bot_user_id(), on_rows=send_now)
+
+    job(SCHEDULER_LEASE_JOB, lambda runtime: parts.singleton.renew(), seconds=RENEW_SECONDS)
+    job(PURGE_PROCESSED_EVENTS_JOB, led(_purge_processed_events), hours=1)
+    job(RUN_PROGRAMMES_JOB, led(_run_programmes), seconds=PROGRAMME_TICK_SECONDS)
+    job(PLAN_REMINDERS_JOB, led(plan_reminders), seconds=REMINDER_TICK_SECONDS)
+    # Every process with a scheduler sends: claims keep concurrent senders from sending twice.
+    job(DELIVER_REMINDERS_JOB, lambda runtime: parts.sender.deliver_due(), seconds=DELIVERY_TICK_SECONDS)
+    return parts
 
 
 def start_in_background(runtime: Runtime) -> BackgroundScheduler:
     """For `serve` and `socket`: the scheduler runs beside the web listeners in one process."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    add_jobs(scheduler, runtime)
+    parts = add_jobs(scheduler, runtime)
     scheduler.start()
     logger.info("scheduler started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+
+    def stop() -> None:
+        parts.stop()
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        parts.release()
+
+    atexit.register(stop)
     return scheduler
 
 
@@ -74,19 +136,26 @@ def run_forever(runtime: Runtime) -> None:
     """For `worker`: the scheduler alone, until the process is told to stop.
 
     Platforms stop a worker with SIGTERM; running jobs are let finish so no send is cut in half.
+    The signal handler only sets a flag: raising from it could land inside APScheduler's own
+    bookkeeping, which swallows the exception and keeps running.
     """
-    scheduler = BlockingScheduler(timezone="UTC")
-    add_jobs(scheduler, runtime)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    parts = add_jobs(scheduler, runtime)
+    stopping: list[int] = []
 
     def stop(signum: int, frame: object) -> None:
-        raise SystemExit(0)
+        stopping.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scheduler.start()
     logger.info("worker started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+        while not stopping:
+            time.sleep(0.2)
         logger.info("worker stopping")
     finally:
+        parts.stop()
         if scheduler.running:
             scheduler.shutdown(wait=True)
+        parts.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from handlers import asking, digesting, event_command, home, joining, moderating, reflecting, setting_up, speaking, voting
+from handlers import reminding
 
 
 def register_all(app: App) -> None:
@@ -18,3 +19,4 @@ def register_all(app: App) -> None:
     joining.register(app)
     home.register(app)
     digesting.register(app)
+    reminding.register(app)

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.capabilities import CAPABILITIES
 from bot.slack import messages
 from handlers import digesting, moderating, running, setting_up, speaking
+from handlers import reminding
 
 # Every subcommand takes (ack, command, context, client, respond), with `command["text"]` holding
 # what follows the subcommand's name.
@@ -27,6 +28,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **digesting.SUBCOMMANDS,
     **speaking.SUBCOMMANDS,
     **moderating.SUBCOMMANDS,
+    **reminding.SUBCOMMANDS,
 }
 
 
