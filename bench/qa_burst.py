@@ -19,21 +19,18 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot import db  # noqa: E402
-from bot.config import normalise_database_url  # noqa: E402
 from bot.events import EventDetails, create_event  # noqa: E402
 from bot.models import EventStatus, utcnow  # noqa: E402
 from bot.workspaces import ensure_workspace  # noqa: E402
+from tests.databases import scratch_postgres  # noqa: E402
 from tests.slackdouble import SlackDouble  # noqa: E402
 
 TOKEN, SECRET, TEAM, BOT = "xoxb-bench", "0123456789abcdef", "T0BENCH", "U0BOT"
@@ -179,21 +176,6 @@ def run_once(label: str, server_args: list[str], database_url: str | None, secon
             "p99": percentile(ms, 0.99), "wall": wall, "updates": updates}
 
 
-def scratch_postgres(admin_url: str) -> tuple[str, callable]:
-    admin = make_url(normalise_database_url(admin_url))
-    name = f"eventbot_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-    return admin.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -205,11 +187,8 @@ def main() -> int:
     results.append(run_once("eventbot serve, SQLite", ["-m", "bot.cli", "serve"],
                             f"sqlite:///{sqlite_dir / 'bench.sqlite3'}", args.seconds))
     if args.database_url:
-        url, drop = scratch_postgres(args.database_url)
-        try:
+        with scratch_postgres(args.database_url, prefix="eventbot_bench") as url:
             results.append(run_once("eventbot serve, PostgreSQL", ["-m", "bot.cli", "serve"], url, args.seconds))
-        finally:
-            drop()
 
     baseline = results[0]["p99"]
     print(f"\nQ&A burst: {QUESTIONS} questions + {CLICKS} upvote clicks in {args.seconds:.0f} s, {len(ATTENDEES)} attendees")

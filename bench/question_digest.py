@@ -25,25 +25,23 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, insert, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, event, insert, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db, question_digest
-from bot.config import normalise_database_url
 from bot.db import unit_of_work
 from bot.events import EventDetails, create_event
 from bot.models import AgendaSegment, FollowUp, Person, Question, QuestionStatus, Vote
 from bot.question_digest import StatusFilter
 from bot.slack.question_digest_blocks import digest_page
 from bot.workspaces import ensure_workspace
+from tests.databases import scratch_postgres
 
 START = datetime(2031, 3, 3, 13, 0, tzinfo=timezone.utc)
 SEGMENTS = 8
@@ -235,22 +233,6 @@ def print_table(label: str, rows: list[Row]) -> None:
         print(f"{row.measure:<48} {row.ms:>10.1f} {queries:>8} {ratio_small:>14} {ratio_count:>11}")
 
 
-@contextmanager
-def scratch_postgres(admin: str) -> Iterator[str]:
-    """A new, empty database on the server, dropped afterwards (as the test fixtures do)."""
-    admin_url = make_url(normalise_database_url(admin))
-    name = f"eventbot_bench_{uuid.uuid4().hex[:12]}"
-    admin_engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin_engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="a PostgreSQL server to also measure on (a scratch database is "
@@ -265,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         label = f"SQLite (fresh file), median of {args.runs} runs"
         print_table(label, measure("sqlite", url, questions=args.questions, votes=args.votes, runs=args.runs))
     if args.database_url:
-        with scratch_postgres(args.database_url) as url:
+        with scratch_postgres(args.database_url, prefix="eventbot_bench") as url:
             label = f"PostgreSQL (scratch database), median of {args.runs} runs"
             print_table(label, measure("postgresql", url, questions=args.questions, votes=args.votes, runs=args.runs))
     return 0

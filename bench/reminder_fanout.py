@@ -25,22 +25,21 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from bot import db, deliveries, people, reminders  # noqa: E402
-from bot.config import normalise_database_url  # noqa: E402
 from bot.events import EventDetails, create_event  # noqa: E402
 from bot.models import Delivery, DeliveryStatus, EventStatus, Reminder, ReminderAudience, utcnow  # noqa: E402
 from bot.slack.client import make_web_client  # noqa: E402
 from bot.workspaces import ensure_workspace  # noqa: E402
+from tests.databases import scratch_postgres  # noqa: E402
 from tests.slackdouble import SlackDouble  # noqa: E402
 
 TOKEN, TEAM, BOT = "xoxb-bench", "T0BENCH", "U0BOT"
@@ -144,21 +143,6 @@ def run(url: str, *, recipients: int, rate: int, threads: int) -> dict[str, floa
         slack.stop()
 
 
-def scratch_postgres(url: str):  # type: ignore[no-untyped-def]
-    admin_url = make_url(normalise_database_url(url))
-    name = f"eventbot_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin_url.set(database=name).render_as_string(hide_password=False), drop
-
-
 def report(name: str, figures: dict[str, float], *, recipients: int, rate: int, threads: int) -> None:
     print(f"{name}: {recipients} DMs, chat.postMessage limited to {rate}/s workspace-wide, {threads} sender threads")
     print(f"  time taken        {figures['elapsed']:7.2f} s   (from due to the last DM; the fan-out, "
@@ -184,16 +168,12 @@ def main() -> int:
 
     ok = True
     with tempfile.TemporaryDirectory() as workdir:
-        targets = [("SQLite", f"sqlite:///{Path(workdir) / 'bench.sqlite3'}", None)]
+        targets = [("SQLite", nullcontext(f"sqlite:///{Path(workdir) / 'bench.sqlite3'}"))]
         if args.database_url:
-            url, drop = scratch_postgres(args.database_url)
-            targets.append(("PostgreSQL", url, drop))
-        for name, url, drop in targets:
-            try:
+            targets.append(("PostgreSQL", scratch_postgres(args.database_url, prefix="eventbot_bench")))
+        for name, database in targets:
+            with database as url:
                 figures = run(url, recipients=args.recipients, rate=args.rate, threads=args.threads)
-            finally:
-                if drop:
-                    drop()
             report(name, figures, recipients=args.recipients, rate=args.rate, threads=args.threads)
             ok = ok and figures["ratio"] <= 1.15 and not figures["duplicates"] and not figures["missing"]
     return 0 if ok else 1

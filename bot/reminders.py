@@ -34,7 +34,7 @@ from sqlalchemy import and_, exists, func, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import deliveries, people
+from bot import deliveries, people, run_of_show
 from bot.db import unit_of_work
 from bot.errors import UserError
 from bot.events import FormProblems, event_to_run
@@ -380,21 +380,6 @@ def audience_people(session: Session, *, event: Event) -> list[Person]:
         .order_by(Person.id)))
 
 
-def _enrol_channel_members(sessions: sessionmaker[Session], client: WebClient, *, event_id: int, channel_id: str,
-                           bot_user_id: str) -> None:
-    """For a reminder due while the event is still on: everyone in the channel now is an attendee."""
-    members: list[str] = []
-    try:
-        for page in client.conversations_members(channel=channel_id, limit=200):
-            members.extend(page["members"])
-    except SlackApiError as error:
-        logger.warning("could not list members of %s: %s", channel_id, error.response.get("error"))
-        return
-    with unit_of_work(sessions) as session:
-        event = session.get_one(Event, event_id)
-        people.add_attendees(session, event=event, slack_user_ids=[m for m in members if m != bot_user_id])
-
-
 @dataclass(frozen=True)
 class Profile:
     timezone: str | None
@@ -476,8 +461,8 @@ def candidates_for(sessions: sessionmaker[Session], client: WebClient, *, remind
         event_id, channel_id = event.id, event.channel_id
         still_on = event.status in (EventStatus.SCHEDULED, EventStatus.LIVE)
     if still_on:
-        _enrol_channel_members(sessions, client, event_id=event_id, channel_id=channel_id,
-                               bot_user_id=bot_user_id or "")
+        run_of_show.enrol_channel_members(sessions, client, event_id=event_id, channel_id=channel_id,
+                                          exclude=frozenset(filter(None, [bot_user_id])))
     with unit_of_work(sessions) as session:
         event = session.get_one(Event, event_id)
         done = completers(session, event_id=event_id) if reminder.only_incomplete else set()

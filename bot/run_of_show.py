@@ -100,14 +100,17 @@ def start_event(
         Event.id == event_id).values(status=EventStatus.SCHEDULED, started_at=None))
     with unit_of_work(sessions) as session:
         session.get_one(Event, event_id).welcome_message_ts = ts
-    _enrol_channel_members(sessions, client, event_id=event_id, channel_id=channel_id, exclude=exclude_from_attendees)
+    enrol_channel_members(sessions, client, event_id=event_id, channel_id=channel_id, exclude=exclude_from_attendees)
     return True
 
 
-def _enrol_channel_members(
+def enrol_channel_members(
     sessions: sessionmaker[Session], client: WebClient, *, event_id: int, channel_id: str, exclude: frozenset[str]
 ) -> None:
-    """Everyone in the channel when the session opens is an attendee; joiners are added as they come."""
+    """Everyone in the channel now (but the excluded, e.g. the app itself) is an attendee.
+
+    Called when the session opens and before a reminder fans out; joiners are added as they come.
+    """
     members: list[str] = []
     try:
         for page in client.conversations_members(channel=channel_id, limit=200):

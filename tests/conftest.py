@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.config import normalise_database_url
 from tests.cast import cast, make_double
+from tests.databases import scratch_postgres
 from tests.slackdouble import SlackDouble
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
@@ -31,17 +29,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'eventbot-test.sqlite3'}"
         return
-    admin_url = make_url(normalise_database_url(POSTGRES_URL))
-    name = f"eventbot_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    assert POSTGRES_URL is not None
+    with scratch_postgres(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture
