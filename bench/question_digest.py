@@ -25,23 +25,25 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, event, insert, text, update
-from sqlalchemy.orm import Session, sessionmaker
+# Run as a script from anywhere: the source tree (for tests.databases) goes on the path first.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import db, question_digest
-from bot.db import unit_of_work
-from bot.events import EventDetails, create_event
-from bot.models import AgendaSegment, FollowUp, Person, Question, QuestionStatus, Vote
-from bot.question_digest import StatusFilter
-from bot.slack.question_digest_blocks import digest_page
-from bot.workspaces import ensure_workspace
-from tests.databases import scratch_postgres
+from sqlalchemy import insert, text, update  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from bot import db, question_digest  # noqa: E402
+from bot.db import unit_of_work  # noqa: E402
+from bot.events import EventDetails, create_event  # noqa: E402
+from bot.models import AgendaSegment, FollowUp, Person, Question, QuestionStatus, Vote  # noqa: E402
+from bot.question_digest import StatusFilter  # noqa: E402
+from bot.slack.question_digest_blocks import digest_page  # noqa: E402
+from bot.workspaces import ensure_workspace  # noqa: E402
+from tests.databases import counting_queries, scratch_postgres  # noqa: E402
 
 START = datetime(2031, 3, 3, 13, 0, tzinfo=timezone.utc)
 SEGMENTS = 8
@@ -135,20 +137,6 @@ def build_event(sessions: sessionmaker[Session], *, channel: str, questions: int
                      anonymous=anonymous)
 
 
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def median_ms(work: Callable[[], object], runs: int) -> float:
     work()  # warm: caches, connection pool, query compilation
     timings = []
@@ -189,7 +177,7 @@ def measure(label: str, database_url: str, *, questions: int, votes: int, runs: 
             return run
 
         def queries_of(work: Callable[[], object]) -> int:
-            with counting(engine) as statements:
+            with counting_queries(engine) as statements:
                 work()
             return len(statements)
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import people, question_digest
@@ -31,6 +29,7 @@ from bot.slack.question_digest_blocks import (
     page_count,
 )
 from bot.workspaces import ensure_workspace
+from tests.databases import counting_queries
 from tests.slackdouble.blockkit import validate_blocks
 
 CHANNEL = "C0DIGEST"
@@ -293,20 +292,6 @@ def test_only_the_events_chairs_and_organisers_may_pull_it_by_button(scene: Scen
     with pytest.raises(UserError, match="no longer exists"):
         question_digest.require_runner_of(scene.sessions, workspace_id=scene.workspace_id + 1,
                                           event_id=scene.event_id, slack_user_id=CHAIR)
-
-
-@contextmanager
-def counting_queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _fill(scene: Scene, how_many: int) -> None:
