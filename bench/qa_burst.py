@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 
 from bot import db  # noqa: E402
-from bot.events import EventDetails, create_event  # noqa: E402
-from bot.models import EventStatus, utcnow  # noqa: E402
+from bot.clock import utcnow
+from bot.events.rules import EventDetails, create_event
+from bot.models import EventStatus
 from bot.workspaces import ensure_workspace  # noqa: E402
 from tests.databases import scratch_postgres  # noqa: E402
 from tests.slackdouble import SlackDouble  # noqa: E402

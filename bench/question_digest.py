@@ -34,14 +34,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text, update  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from bot import db, question_digest  # noqa: E402
-from bot.db import unit_of_work  # noqa: E402
-from bot.events import EventDetails, create_event  # noqa: E402
+from bot import db
+from bot.db import Database, unit_of_work  # noqa: E402
+from bot.events.rules import EventDetails, create_event
 from bot.models import AgendaSegment, FollowUp, Person, Question, QuestionStatus, Vote  # noqa: E402
-from bot.question_digest import StatusFilter  # noqa: E402
-from bot.slack.question_digest_blocks import digest_page  # noqa: E402
+from bot.questions import digest as question_digest
+from bot.questions import slack as questions_slack
+from bot.questions.digest import StatusFilter
+from bot.questions.digest_blocks import digest_page
 from bot.workspaces import ensure_workspace  # noqa: E402
 from tests.databases import counting_queries, scratch_postgres  # noqa: E402
 
@@ -67,10 +68,10 @@ class Built:
     anonymous: int
 
 
-def build_event(sessions: sessionmaker[Session], *, channel: str, questions: int, votes: int, seed: int) -> Built:
+def build_event(database: Database, *, channel: str, questions: int, votes: int, seed: int) -> Built:
     """One event with `questions` questions and exactly `votes` votes, inserted in bulk."""
     rng = random.Random(seed)
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         workspace = ensure_workspace(session, team_id="T0BENCH")
         created = create_event(
             session, workspace_id=workspace.id, channel_id=channel, organiser_slack_id="U0BENCHORG",
@@ -158,11 +159,11 @@ class Row:
 def measure(label: str, database_url: str, *, questions: int, votes: int, runs: int) -> list[Row]:
     db.upgrade(database_url)
     engine = db.make_engine(database_url)
-    sessions = db.make_session_factory(engine)
+    database = db.make_session_factory(engine)
     try:
         started = time.perf_counter()
-        big = build_event(sessions, channel="C0BIG", questions=questions, votes=votes, seed=1)
-        small = build_event(sessions, channel="C0SMALL", questions=questions // 10, votes=votes // 10, seed=2)
+        big = build_event(database, channel="C0BIG", questions=questions, votes=votes, seed=1)
+        small = build_event(database, channel="C0SMALL", questions=questions // 10, votes=votes // 10, seed=2)
         built_in = time.perf_counter() - started
         with engine.begin() as connection:
             connection.execute(text("ANALYZE"))  # planner statistics, as a database in use would have
@@ -172,7 +173,7 @@ def measure(label: str, database_url: str, *, questions: int, votes: int, runs: 
 
         def digest_of(built: Built, status_filter: StatusFilter) -> Callable[[], question_digest.QuestionDigest]:
             def run() -> question_digest.QuestionDigest:
-                with unit_of_work(sessions) as session:
+                with unit_of_work(database) as session:
                     return question_digest.digest(session, event_id=built.event_id, status_filter=status_filter)
             return run
 
@@ -182,7 +183,7 @@ def measure(label: str, database_url: str, *, questions: int, votes: int, runs: 
             return len(statements)
 
         def count_votes() -> int:
-            with unit_of_work(sessions) as session:
+            with unit_of_work(database) as session:
                 return session.execute(text("SELECT count(*) FROM votes")).scalar_one()
 
         full = digest_of(big, StatusFilter.ALL)
@@ -200,9 +201,9 @@ def measure(label: str, database_url: str, *, questions: int, votes: int, runs: 
             Row("digest all + page 1 as Block Kit", median_ms(lambda: digest_page(full(), page=1), runs),
                 queries_of(lambda: digest_page(full(), page=1)), baseline="digest"),
             Row(f"CSV of the digest ({found.question_count} rows)", median_ms(lambda: question_digest.questions_csv(found), runs), 0),
-            Row("export(): digest + CSV", median_ms(lambda: question_digest.export(
-                sessions, event_id=big.event_id, status_filter=StatusFilter.ALL), runs),
-                queries_of(lambda: question_digest.export(sessions, event_id=big.event_id, status_filter=StatusFilter.ALL)),
+            Row("export(): digest + CSV", median_ms(lambda: questions_slack.export_digest(
+                database, event_id=big.event_id, status_filter=StatusFilter.ALL), runs),
+                queries_of(lambda: questions_slack.export_digest(database, event_id=big.event_id, status_filter=StatusFilter.ALL)),
                 baseline="digest"),
         ]
         return rows

@@ -3,8 +3,8 @@
 The double limits chat.postMessage workspace-wide (a token bucket: `--rate` calls per second,
 HTTP 429 with Retry-After beyond it, as Slack does), so no sender can beat N / rate seconds: that
 is the floor. The run uses the real code, in process and threaded as `eventbot worker` runs it:
-`reminders.plan_reminders` (who and when: users.info for every recipient, rows written to the
-outbox 100 at a time) on one thread, and `deliveries.Sender` passes (claims, sends, records) woken
+`reminders_slack.plan_reminders` (who and when: users.info for every recipient, rows written to the
+outbox 100 at a time) on one thread, and `sender.Sender` passes (claims, sends, records) woken
 as rows come in, until nothing is pending. It prints the time from the moment the
 reminder is due to the last DM, the floor, their ratio, and the duplicate and missing DMs counted
 in the double.
@@ -34,9 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, text  # noqa: E402
 
-from bot import db, deliveries, people, reminders  # noqa: E402
-from bot.events import EventDetails, create_event  # noqa: E402
-from bot.models import Delivery, DeliveryStatus, EventStatus, Reminder, ReminderAudience, utcnow  # noqa: E402
+from bot import db
+from bot.clock import utcnow
+from bot.events import people
+from bot.events.rules import EventDetails, create_event
+from bot.models import Delivery, DeliveryStatus, EventStatus, Reminder, ReminderAudience
+from bot.reminders import deliveries, sender
+from bot.reminders import slack as reminders_slack
 from bot.slack.client import make_web_client  # noqa: E402
 from bot.workspaces import ensure_workspace  # noqa: E402
 from tests.databases import scratch_postgres  # noqa: E402
@@ -83,14 +87,14 @@ def run(url: str, *, recipients: int, rate: int, threads: int) -> dict[str, floa
         slack.rate_limit("chat.postMessage", per="workspace", calls=rate, period=1)
 
         engine = db.make_engine(url)
-        sessions = db.make_session_factory(engine)
+        database = db.make_session_factory(engine)
         client = make_web_client(token=TOKEN, base_url=slack.api_url)
-        sender = deliveries.Sender(sessions, client, threads=threads)
+        sender = sender.Sender(database, client, threads=threads)
         rows_in = threading.Event()
         fan_out_done: list[float] = []
 
         def plan() -> None:  # what the scheduler's plan-reminders job does, on its own thread
-            reminders.plan_reminders(sessions, client, now=utcnow(), bot_user_id=BOT, on_rows=rows_in.set)
+            reminders_slack.plan_reminders(database, client, now=utcnow(), bot_user_id=BOT, on_rows=rows_in.set)
             fan_out_done.append(time.monotonic())
             rows_in.set()
 
@@ -104,7 +108,7 @@ def run(url: str, *, recipients: int, rate: int, threads: int) -> dict[str, floa
             sender.deliver_due()
             if not fan_out_done:
                 continue
-            with db.unit_of_work(sessions) as session:
+            with db.unit_of_work(database) as session:
                 pending = session.scalar(select(Delivery.id).where(
                     Delivery.reminder_id == reminder_id, Delivery.status == DeliveryStatus.PENDING).limit(1))
             if pending is None:
@@ -113,7 +117,7 @@ def run(url: str, *, recipients: int, rate: int, threads: int) -> dict[str, floa
         elapsed = time.monotonic() - started
         planner.join()
         fanned_out = fan_out_done[0]
-        with db.unit_of_work(sessions) as session:
+        with db.unit_of_work(database) as session:
             statuses = dict(session.execute(
                 select(Delivery.status, text("count(*)")).where(Delivery.reminder_id == reminder_id)
                 .group_by(Delivery.status)).all())

@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 import handlers
 from bot.config import Settings
-from bot.db import make_engine, make_session_factory, unit_of_work
-from bot.question_posts import CardRefresher
-from bot.vote_recorder import VoteRecorder
+from bot.db import Database, make_engine, make_session_factory, unit_of_work
+from bot.questions.slack import CardRefresher
+from bot.questions.votes import VoteRecorder
+from bot.redeliveries import claim_event
 from bot.slack.client import make_web_client
 from bot.slack.messages import something_went_wrong
-from bot.slack_events import claim_event
 from bot.workspaces import ensure_workspace
 
 logger = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ class Runtime:
 
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    database: Database
     client: WebClient
     _bot_user_id: str | None = None
     _cards: CardRefresher | None = None
@@ -40,12 +39,12 @@ class Runtime:
 
     def cards(self) -> CardRefresher:
         if self._cards is None:
-            self._cards = CardRefresher(self.sessions, self.client)
+            self._cards = CardRefresher(self.database, self.client)
         return self._cards
 
     def votes(self) -> VoteRecorder:
         if self._votes is None:
-            self._votes = VoteRecorder(self.sessions, on_recorded=self.cards().mark)
+            self._votes = VoteRecorder(self.database, on_recorded=self.cards().mark)
         return self._votes
 
     def bot_user_id(self) -> str:
@@ -60,7 +59,7 @@ def make_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
+        database=make_session_factory(engine),
         client=make_web_client(token=settings.require_bot_token(), base_url=settings.slack_api_url),
     )
 
@@ -76,24 +75,23 @@ def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_tok
         raise_error_for_unhandled_request=False,
     )
     app.use(_attach_database(runtime))
-    app.use(_skip_redelivered_events(runtime.sessions))
+    app.use(_skip_redelivered_events(runtime.database))
     app.error(_answer_without_a_500)
     handlers.register_all(app)
     return app
 
 
 def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
-    sessions = runtime.sessions
+    database = runtime.database
     workspace_ids: dict[str, int] = {}
 
     def attach_database(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]
-        context["sessions"] = sessions
-        context["cards"] = runtime.cards()
+        context["database"] = database
         context["votes"] = runtime.votes()
         team_id = context.team_id or context.enterprise_id
         if team_id:
             if team_id not in workspace_ids:
-                with unit_of_work(sessions) as session:
+                with unit_of_work(database) as session:
                     workspace_ids[team_id] = ensure_workspace(
                         session, team_id=team_id, enterprise_id=context.enterprise_id
                     ).id
@@ -103,11 +101,11 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
     return attach_database
 
 
-def _skip_redelivered_events(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+def _skip_redelivered_events(database: Database):  # type: ignore[no-untyped-def]
     def skip_redelivered_events(body: dict, context: BoltContext, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id:
-            with unit_of_work(sessions) as session:
+            with unit_of_work(database) as session:
                 first_time = claim_event(session, event_id=event_id, team_id=context.team_id)
             if not first_time:
                 logger.info("skipping redelivered event %s", event_id)

@@ -191,7 +191,9 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _event_plan(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.programme import ProgrammeError, format_plan, load_programme
+    from bot.programme.parsing import load_programme
+    from bot.programme.plan import format_plan
+    from bot.programme.schema import ProgrammeError
 
     try:
         programme = load_programme(args.file)
@@ -205,8 +207,9 @@ def _event_plan(settings: Settings, args: argparse.Namespace) -> int:
 def _event_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import make_runtime
     from bot.errors import UserError
-    from bot.programme import ProgrammeError, load_programme
-    from bot.programme_import import import_programme
+    from bot.programme.importing import import_programme
+    from bot.programme.parsing import load_programme
+    from bot.programme.schema import ProgrammeError
 
     try:
         programme = load_programme(args.file)
@@ -218,7 +221,7 @@ def _event_import(settings: Settings, args: argparse.Namespace) -> int:
     runtime = make_runtime(settings)
     try:
         imported = import_programme(
-            runtime.sessions, runtime.client, programme, channel_id=args.channel, now=datetime.now(timezone.utc)
+            runtime.database, runtime.client, programme, channel_id=args.channel, now=datetime.now(timezone.utc)
         )
     except UserError as error:
         print(f"eventbot: {error}", file=sys.stderr)

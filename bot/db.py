@@ -1,4 +1,4 @@
-"""Engine, sessions and migrations.
+"""Engine, transactions and migrations.
 
 One engine per process. SQLite is the embedded default and PostgreSQL the production database;
 the differences that matter (foreign keys off by default, one writer at a time) are settled here.
@@ -16,6 +16,9 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+# The session factory: each call is a new `Session`; `unit_of_work(database)` is one transaction.
+Database = sessionmaker[Session]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -53,14 +56,14 @@ def _is_memory_database(dbapi_connection) -> bool:  # type: ignore[no-untyped-de
     return any(row[1] == "main" and not row[2] for row in rows)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine) -> Database:
     return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager
-def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+def unit_of_work(database: Database) -> Iterator[Session]:
     """A transaction: committed when the block ends, rolled back whole if anything raises."""
-    with sessions() as session, session.begin():
+    with database() as session, session.begin():
         yield session
 
 

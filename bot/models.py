@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from bot.clock import utcnow
+
 # Named constraints let later migrations drop or alter them, and SQLite's batch mode needs names.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,10 +39,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -433,7 +431,7 @@ class Delivery(Base):
 
 
 class SchedulerLease(Base):
-    """Who runs the scheduled jobs: one holder at a time, renewed while it lives (bot/scheduler_lease.py)."""
+    """Who runs the scheduled jobs: one holder at a time, renewed while it lives (bot/lease.py)."""
 
     __tablename__ = "scheduler_leases"
 

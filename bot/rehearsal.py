@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import db
-from bot.programme import load_programme
-from bot.programme_import import import_programme
+from bot.programme.importing import import_programme
+from bot.programme.parsing import load_programme
 from bot.slack.client import make_web_client
 
 SOURCE_TREE = Path(__file__).resolve().parent.parent

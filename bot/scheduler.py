@@ -5,7 +5,7 @@ one gives duplicate or missed runs). What must survive a restart, such as which 
 whom, lives in eventbot's own tables, and every job here is a short poll over them.
 
 Exactly one process runs the scheduled jobs: the holder of the scheduler lease
-(bot/scheduler_lease.py). Any other process that starts a scheduler stays on standby, says so in
+(bot/lease.py). Any other process that starts a scheduler stays on standby, says so in
 its log, and takes over when the holder stops. Reminder *delivery* is the exception: it runs in
 every process with a scheduler, because the outbox's row claims make concurrent senders safe.
 """
@@ -23,12 +23,13 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
-from bot import reminders, run_of_show
 from bot.app import Runtime
 from bot.db import unit_of_work
-from bot.deliveries import Sender
-from bot.scheduler_lease import RENEW_SECONDS, SchedulerSingleton
-from bot.slack_events import forget_old_events
+from bot.lease import RENEW_SECONDS, SchedulerSingleton
+from bot.redeliveries import forget_old_events
+from bot.reminders import slack as reminders_slack
+from bot.reminders.sender import Sender
+from bot.run_of_show import slack as run_of_show_slack
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +46,14 @@ DELIVERY_TICK_SECONDS = 2
 
 
 def _run_programmes(runtime: Runtime) -> None:
-    run_of_show.run_due_work(
-        runtime.sessions, runtime.client, now=datetime.now(timezone.utc),
+    run_of_show_slack.run_due_work(
+        runtime.database, runtime.client, now=datetime.now(timezone.utc),
         exclude_from_attendees=frozenset({runtime.bot_user_id()}),
     )
 
 
 def _purge_processed_events(runtime: Runtime) -> None:
-    with unit_of_work(runtime.sessions) as session:
+    with unit_of_work(runtime.database) as session:
         removed = forget_old_events(session)
     if removed:
         logger.info("forgot %d processed Slack event ids", removed)
@@ -73,7 +74,7 @@ class SchedulerParts:
 
 
 def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
-    parts = SchedulerParts(singleton=SchedulerSingleton(runtime.sessions), sender=Sender(runtime.sessions, runtime.client))
+    parts = SchedulerParts(singleton=SchedulerSingleton(runtime.database), sender=Sender(runtime.database, runtime.client))
     parts.singleton.renew()
 
     def led(func: Callable[[Runtime], None]) -> Callable[[Runtime], None]:
@@ -103,7 +104,7 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
             scheduler.modify_job(DELIVER_REMINDERS_JOB, next_run_time=datetime.now(timezone.utc))
 
     def plan_reminders(runtime: Runtime) -> None:
-        reminders.plan_reminders(runtime.sessions, runtime.client, now=datetime.now(timezone.utc),
+        reminders_slack.plan_reminders(runtime.database, runtime.client, now=datetime.now(timezone.utc),
                                  bot_user_id=runtime.bot_user_id(), on_rows=send_now)
 
     job(SCHEDULER_LEASE_JOB, lambda runtime: parts.singleton.renew(), seconds=RENEW_SECONDS)

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import asking, digesting, event_command, home, joining, moderating, reflecting, setting_up, speaking, voting
-from handlers import reminding
+from handlers import (
+    asking,
+    digesting,
+    event_command,
+    home,
+    joining,
+    moderating,
+    reflecting,
+    reminding,
+    setting_up,
+    speaking,
+    voting,
+)
 
 
 def register_all(app: App) -> None:

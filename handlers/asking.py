@@ -8,11 +8,11 @@ import logging
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import question_posts, questions
-from bot.db import unit_of_work
 from bot.errors import UserError
 from bot.models import QuestionStatus
-from bot.slack import messages, question_blocks, views
+from bot.questions import blocks as question_blocks
+from bot.questions import slack as questions_slack
+from bot.slack import messages, views
 from handlers import speaking
 from handlers.replies import answering_problems
 
@@ -39,25 +39,23 @@ def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClien
     # Checked before the ack, stored after it: the asker hears at once whether their question is
     # fine, and the writes do not hold up the acknowledgement in a burst.
     try:
-        with unit_of_work(context["sessions"]) as session:
-            status = questions.check_can_ask(session, workspace_id=context["workspace_id"],
-                                             channel_id=command["channel_id"], text=text)
+        status = questions_slack.check_can_ask(context["database"], workspace_id=context["workspace_id"],
+                                               channel_id=command["channel_id"], text=text)
     except UserError as error:
         ack(messages.notice(str(error)).as_ephemeral())
         return
     ack(_confirmation(status).as_ephemeral())
     with answering_problems(respond):
-        with unit_of_work(context["sessions"]) as session:
-            question_id = questions.ask(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-                                        asker_slack_id=command["user_id"], text=text).id
-        question_posts.post_new_question(context["sessions"], client, question_id=question_id)
+        question_id = questions_slack.store_question(
+            context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+            asker_slack_id=command["user_id"], text=text).id
+        questions_slack.post_new_question(context["database"], client, question_id=question_id)
 
 
 def _open_ask_form(ack: Ack, command: dict, context: BoltContext, client: WebClient) -> None:
     try:
-        with unit_of_work(context["sessions"]) as session:
-            presenters = questions.presenters_of(session, workspace_id=context["workspace_id"],
-                                                 channel_id=command["channel_id"])
+        presenters = questions_slack.presenters_of(context["database"], workspace_id=context["workspace_id"],
+                                                   channel_id=command["channel_id"])
     except UserError as error:
         ack(messages.notice(str(error)).as_ephemeral())
         return
@@ -71,17 +69,16 @@ def submit_ask_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
     channel_id = json.loads(view.get("private_metadata") or "{}")["channel_id"]
     user_id = body["user"]["id"]
     try:
-        with unit_of_work(context["sessions"]) as session:
-            question = questions.ask(session, workspace_id=context["workspace_id"], channel_id=channel_id,
-                                     asker_slack_id=user_id, text=values.get("question") or "",
-                                     anonymous="anonymous" in (values.get("anonymous") or []),
-                                     for_presenter_slack_id=values.get("for_presenter"))
-            question_id, status = question.id, question.status
+        question = questions_slack.store_question(
+            context["database"], workspace_id=context["workspace_id"], channel_id=channel_id, asker_slack_id=user_id,
+            text=values.get("question") or "", anonymous="anonymous" in (values.get("anonymous") or []),
+            for_presenter_slack_id=values.get("for_presenter"))
+        question_id, status = question.id, question.status
     except UserError as error:
         ack(response_action="errors", errors={"question": str(error)})
         return
     ack()
-    question_posts.post_new_question(context["sessions"], client, question_id=question_id)
+    questions_slack.post_new_question(context["database"], client, question_id=question_id)
     client.chat_postEphemeral(channel=channel_id, user=user_id, **_confirmation(status).as_post())
 
 
@@ -93,15 +90,13 @@ def add_message_as_question(ack: Ack, shortcut: dict, context: BoltContext, clie
         respond(messages.notice("Only a person's message can become a question.").as_ephemeral())
         return
     try:
-        with unit_of_work(context["sessions"]) as session:
-            question = questions.ask(session, workspace_id=context["workspace_id"], channel_id=channel_id,
-                                     asker_slack_id=message["user"], text=message.get("text") or "",
-                                     source_message_ts=message.get("ts"))
-            question_id = question.id
+        question_id = questions_slack.store_question(
+            context["database"], workspace_id=context["workspace_id"], channel_id=channel_id,
+            asker_slack_id=message["user"], text=message.get("text") or "", source_message_ts=message.get("ts")).id
     except UserError as error:
         respond(messages.notice(str(error)).as_ephemeral())
         return
-    question_posts.post_new_question(context["sessions"], client, question_id=question_id)
+    questions_slack.post_new_question(context["database"], client, question_id=question_id)
     respond(messages.ok(f"Added as a question, credited to <@{message['user']}>.").as_ephemeral())
 
 

@@ -7,11 +7,11 @@ import re
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import events, question_digest
-from bot.question_digest import StatusFilter
-from bot.slack import messages
-from bot.slack.files import send_to_dm
-from bot.slack.question_digest_blocks import (
+from bot.events import slack as events_slack
+from bot.questions import digest as question_digest
+from bot.questions import slack as questions_slack
+from bot.questions.digest import StatusFilter
+from bot.questions.digest_blocks import (
     EXPORT_CSV_ACTION,
     FILTER_NAMES,
     NEXT_PAGE_ACTION,
@@ -19,6 +19,8 @@ from bot.slack.question_digest_blocks import (
     DigestRequest,
     digest_page,
 )
+from bot.slack import messages
+from bot.slack.dm import send_to_dm
 from bot.slack.text import escape
 from handlers.replies import answering_problems
 
@@ -28,20 +30,20 @@ PAGE_ACTIONS = re.compile(f"^({re.escape(PREVIOUS_PAGE_ACTION)}|{re.escape(NEXT_
 def pull_questions(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        event_id = events.event_id_to_run(
-            context["sessions"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+        event_id = events_slack.event_id_to_run(
+            context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
             slack_user_id=command["user_id"], action=question_digest.ACTION, include_closed=True,
         )
         status_filter = question_digest.parse_filter(command.get("text", ""))
-        found = question_digest.pull(context["sessions"], event_id=event_id, status_filter=status_filter)
+        found = questions_slack.pull_digest(context["database"], event_id=event_id, status_filter=status_filter)
         respond(digest_page(found, page=1).as_ephemeral())
 
 
 def _checked_request(body: dict, action: dict, context: BoltContext) -> DigestRequest:
     """The button's request, once the clicker is known to be a chair or organiser of its event."""
     request = DigestRequest.from_value(action.get("value"))
-    question_digest.require_runner_of(
-        context["sessions"], workspace_id=context["workspace_id"], event_id=request.event_id,
+    questions_slack.require_digest_reader(
+        context["database"], workspace_id=context["workspace_id"], event_id=request.event_id,
         slack_user_id=body["user"]["id"],
     )
     return request
@@ -51,7 +53,7 @@ def turn_page(ack: Ack, body: dict, action: dict, context: BoltContext, respond:
     ack()
     with answering_problems(respond):
         request = _checked_request(body, action, context)
-        found = question_digest.pull(context["sessions"], event_id=request.event_id, status_filter=request.status_filter)
+        found = questions_slack.pull_digest(context["database"], event_id=request.event_id, status_filter=request.status_filter)
         respond({**digest_page(found, page=request.page).as_ephemeral(), "replace_original": True})
 
 
@@ -59,8 +61,8 @@ def export_csv(ack: Ack, body: dict, action: dict, context: BoltContext, client:
     ack()
     with answering_problems(respond):
         request = _checked_request(body, action, context)
-        found, csv_text = question_digest.export(
-            context["sessions"], event_id=request.event_id, status_filter=request.status_filter)
+        found, csv_text = questions_slack.export_digest(
+            context["database"], event_id=request.event_id, status_filter=request.status_filter)
         filter_name = FILTER_NAMES[request.status_filter]
         count = found.question_count
         what = "every question" if request.status_filter is StatusFilter.ALL else f"the {filter_name} questions"

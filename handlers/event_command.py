@@ -9,8 +9,7 @@ from slack_sdk import WebClient
 
 from bot.capabilities import CAPABILITIES
 from bot.slack import messages
-from handlers import digesting, moderating, running, setting_up, speaking
-from handlers import reminding
+from handlers import digesting, moderating, reminding, running, setting_up, speaking
 
 # Every subcommand takes (ack, command, context, client, respond), with `command["text"]` holding
 # what follows the subcommand's name.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from slack_bolt import App, BoltContext
 
-from bot import events
+from bot.events import slack as events_slack
 
 
 def join_channel(event: dict, context: BoltContext) -> None:
     if event.get("user") == context.bot_user_id:
         return
-    events.enrol_joiner(context["sessions"], workspace_id=context["workspace_id"], channel_id=event["channel"],
+    events_slack.enrol_joiner(context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"],
                         slack_user_id=event["user"])
 
 

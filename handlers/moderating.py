@@ -9,12 +9,12 @@ import re
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import question_posts, questions
-from bot.db import unit_of_work
+from bot.clock import utcnow
 from bot.errors import UserError
-from bot.models import utcnow
-from bot.slack import messages, question_blocks, views
-from bot.slack.text import escape
+from bot.questions import blocks as question_blocks
+from bot.questions import rules as questions
+from bot.questions import slack as questions_slack
+from bot.slack import messages, views
 from handlers.replies import answering_problems
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -26,12 +26,11 @@ def _question_id(action: dict) -> int:
 
 def _change_and_redraw(change, body: dict, action: dict, context: BoltContext, client: WebClient,  # type: ignore[no-untyped-def]
                        respond: Respond) -> None:
-    """Apply a one-click moderation (`change` is a `questions` function) and redraw the card."""
+    """Apply a one-click moderation (`change` is a rules function) and redraw the card."""
     with answering_problems(respond):
-        with unit_of_work(context["sessions"]) as session:
-            question = change(session, workspace_id=context["workspace_id"], question_id=_question_id(action),
-                              by_slack_id=body["user"]["id"], now=utcnow())
-        question_posts.refresh_card(context["sessions"], client, question_id=question.id)
+        questions_slack.moderate_and_redraw(context["database"], client, change, workspace_id=context["workspace_id"],
+                                            question_id=_question_id(action), by_slack_id=body["user"]["id"],
+                                            now=utcnow())
 
 
 def mark_answered_live(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -47,10 +46,8 @@ def keep_for_follow_up(ack: Ack, body: dict, action: dict, context: BoltContext,
 def approve(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        with unit_of_work(context["sessions"]) as session:
-            question = questions.approve(session, workspace_id=context["workspace_id"],
+        questions_slack.approve_and_post(context["database"], client, workspace_id=context["workspace_id"],
                                          question_id=_question_id(action), by_slack_id=body["user"]["id"])
-        question_posts.post_new_question(context["sessions"], client, question_id=question.id)
         respond({**messages.ok(f"Approved by <@{body['user']['id']}>: it is now in the channel.").as_ephemeral(),
                  "replace_original": True})
 
@@ -58,11 +55,8 @@ def approve(ack: Ack, body: dict, action: dict, context: BoltContext, client: We
 def open_answer_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        with unit_of_work(context["sessions"]) as session:
-            question = questions.require_moderator_or_presenter(
-                session, workspace_id=context["workspace_id"], question_id=_question_id(action),
-                slack_user_id=body["user"]["id"])
-            card = questions.card(session, question_id=question.id)
+        card = questions_slack.card_to_answer(context["database"], workspace_id=context["workspace_id"],
+                                              question_id=_question_id(action), slack_user_id=body["user"]["id"])
         client.views_open(trigger_id=body["trigger_id"], view=question_blocks.answer_form(card))
 
 
@@ -71,13 +65,9 @@ def open_more_form(ack: Ack, body: dict, action: dict, context: BoltContext, cli
     ack()
     choice = "dismiss" if action["action_id"] == question_blocks.DISMISS else action["selected_option"]["value"].split(":", 1)[0]
     with answering_problems(respond):
-        with unit_of_work(context["sessions"]) as session:
-            question = questions.require_moderator(
-                session, workspace_id=context["workspace_id"], question_id=_question_id(action),
-                slack_user_id=body["user"]["id"], action="dismiss or merge questions")
-            card = questions.card(session, question_id=question.id)
-            candidates = questions.mergeable_questions(session, workspace_id=context["workspace_id"],
-                                                       question_id=question.id)
+        card, candidates = questions_slack.card_to_moderate(
+            context["database"], workspace_id=context["workspace_id"], question_id=_question_id(action),
+            slack_user_id=body["user"]["id"])
         if choice == "merge":
             if not candidates:
                 raise questions.QuestionError("There is no other open question to merge this one into.")
@@ -91,48 +81,43 @@ def submit_answer(ack: Ack, body: dict, view: dict, context: BoltContext, client
     question_id = json.loads(view["private_metadata"])["question_id"]
     answerer = body["user"]["id"]
     try:
-        with unit_of_work(context["sessions"]) as session:
-            questions.answer_in_writing(session, workspace_id=context["workspace_id"], question_id=question_id,
-                                        by_slack_id=answerer, text=views.submitted_values(view).get("answer") or "",
-                                        now=utcnow())
+        questions_slack.answer(context["database"], workspace_id=context["workspace_id"], question_id=question_id,
+                               by_slack_id=answerer, text=views.submitted_values(view).get("answer") or "",
+                               now=utcnow())
     except UserError as error:
         ack(response_action="errors", errors={"answer": str(error)})
         return
     ack()
-    question_posts.post_answer(context["sessions"], client, question_id=question_id, answerer_slack_id=answerer)
+    questions_slack.post_answer(context["database"], client, question_id=question_id, answerer_slack_id=answerer)
 
 
 def submit_dismissal(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
     question_id = json.loads(view["private_metadata"])["question_id"]
     reason = views.submitted_values(view).get("reason") or ""
     try:
-        with unit_of_work(context["sessions"]) as session:
-            question = questions.dismiss(session, workspace_id=context["workspace_id"], question_id=question_id,
-                                         by_slack_id=body["user"]["id"], reason=reason)
-            text, reason = question.text, question.dismissed_reason or ""
+        text, reason = questions_slack.dismiss(context["database"], workspace_id=context["workspace_id"],
+                                               question_id=question_id, by_slack_id=body["user"]["id"], reason=reason)
     except UserError as error:
         ack(response_action="errors", errors={"reason": str(error)})
         return
     ack()
-    question_posts.refresh_card(context["sessions"], client, question_id=question_id)
-    question_posts.tell_askers(context["sessions"], client, question_id=question_id, message=messages.notice(
-        f"A chair removed your question _{escape(text)}_ from the Q&A. Their reason: {escape(reason)}"))
+    questions_slack.tell_askers_of_dismissal(context["database"], client, question_id=question_id, text=text,
+                                             reason=reason)
 
 
 def submit_merge(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
     question_id = json.loads(view["private_metadata"])["question_id"]
     into = views.submitted_values(view).get("into")
     try:
-        with unit_of_work(context["sessions"]) as session:
-            target = questions.merge(session, workspace_id=context["workspace_id"], question_id=question_id,
-                                     into_question_id=int(into or 0), by_slack_id=body["user"]["id"])
-            target_id = target.id
+        target_id = questions_slack.merge(context["database"], workspace_id=context["workspace_id"],
+                                          question_id=question_id, into_question_id=int(into or 0),
+                                          by_slack_id=body["user"]["id"])
     except UserError as error:
         ack(response_action="errors", errors={"into": str(error)})
         return
     ack()
-    question_posts.refresh_card(context["sessions"], client, question_id=question_id)
-    question_posts.refresh_card(context["sessions"], client, question_id=target_id)
+    questions_slack.refresh_card(context["database"], client, question_id=question_id)
+    questions_slack.refresh_card(context["database"], client, question_id=target_id)
 
 
 def name_moderator(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -141,10 +126,9 @@ def name_moderator(ack: Ack, command: dict, context: BoltContext, client: WebCli
         mentioned = MENTION.findall(command.get("text") or "")
         if not mentioned:
             raise questions.QuestionError("Name the moderator: `/event moderator @name`.")
-        with unit_of_work(context["sessions"]) as session:
-            for user_id in mentioned:
-                questions.name_moderator(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-                                         by_slack_id=command["user_id"], moderator_slack_id=user_id)
+        questions_slack.name_moderators(context["database"], workspace_id=context["workspace_id"],
+                                        channel_id=command["channel_id"], by_slack_id=command["user_id"],
+                                        moderator_slack_ids=mentioned)
         respond(messages.ok(" ".join(f"<@{u}>" for u in mentioned) + " can now moderate questions.").as_ephemeral())
 
 
@@ -154,9 +138,9 @@ def switch_approval(ack: Ack, command: dict, context: BoltContext, client: WebCl
         word = (command.get("text") or "").strip().lower()
         if word not in ("on", "off"):
             raise questions.QuestionError("Use `/event approval on` (questions wait for a chair) or `/event approval off`.")
-        with unit_of_work(context["sessions"]) as session:
-            questions.set_approval_mode(session, workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-                                        by_slack_id=command["user_id"], on=word == "on")
+        questions_slack.set_approval_mode(context["database"], workspace_id=context["workspace_id"],
+                                          channel_id=command["channel_id"], by_slack_id=command["user_id"],
+                                          on=word == "on")
         respond(messages.ok("New questions now wait for a chair's approval." if word == "on"
                             else "New questions now go straight to the channel.").as_ephemeral())
 

@@ -7,11 +7,11 @@ import json
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import reflections
-from bot.db import unit_of_work
-from bot.reflections import ReflectionError
+from bot.reflections import blocks as reflection_blocks
+from bot.reflections import slack as reflections_slack
+from bot.reflections.blocks import SHARE_REFLECTION_ACTION
+from bot.reflections.rules import ReflectionError
 from bot.slack import messages, views
-from bot.slack.programme_posts import SHARE_REFLECTION_ACTION
 
 
 def _from_a_person(message: dict, context: BoltContext) -> bool:
@@ -23,9 +23,8 @@ def reply_in_thread(event: dict, context: BoltContext) -> None:
     thread_ts = event.get("thread_ts")
     if not thread_ts or thread_ts == event.get("ts") or not _from_a_person(event, context):
         return
-    with unit_of_work(context["sessions"]) as session:
-        reflections.record_thread_reply(
-            session, workspace_id=context["workspace_id"], channel_id=event["channel"], thread_ts=thread_ts,
+    reflections_slack.record_thread_reply(
+            context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"], thread_ts=thread_ts,
             message_ts=event["ts"], slack_user_id=event["user"], text=event.get("text") or "",
         )
 
@@ -34,17 +33,15 @@ def edit_reply(event: dict, context: BoltContext) -> None:
     message = event.get("message") or {}
     if not _from_a_person(message, context):
         return
-    with unit_of_work(context["sessions"]) as session:
-        reflections.edit_thread_reply(
-            session, workspace_id=context["workspace_id"], channel_id=event["channel"],
+    reflections_slack.edit_thread_reply(
+            context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"],
             message_ts=message["ts"], text=message.get("text") or "",
         )
 
 
 def delete_reply(event: dict, context: BoltContext) -> None:
-    with unit_of_work(context["sessions"]) as session:
-        reflections.delete_thread_reply(
-            session, workspace_id=context["workspace_id"], channel_id=event["channel"], message_ts=event["deleted_ts"],
+    reflections_slack.delete_thread_reply(
+            context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"], message_ts=event["deleted_ts"],
         )
 
 
@@ -55,22 +52,21 @@ def ignore_other_messages() -> None:
 def open_share_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
     ack()
     try:
-        prompt = reflections.prompt_by_id(context["sessions"], workspace_id=context["workspace_id"],
+        prompt = reflections_slack.prompt_by_id(context["database"], workspace_id=context["workspace_id"],
                                           prompt_id=int(action["value"]))
     except (ReflectionError, ValueError):
         client.chat_postEphemeral(channel=body["channel"]["id"], user=body["user"]["id"],
                                   **messages.notice("That prompt no longer exists.").as_post())
         return
-    client.views_open(trigger_id=body["trigger_id"], view=views.share_reflection(prompt))
+    client.views_open(trigger_id=body["trigger_id"], view=reflection_blocks.share_reflection(prompt))
 
 
 def save_shared_reflection(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
     values = views.submitted_values(view)
     metadata = json.loads(view.get("private_metadata") or "{}")
     try:
-        with unit_of_work(context["sessions"]) as session:
-            reflections.share_privately(
-                session, workspace_id=context["workspace_id"], prompt_id=int(metadata["prompt_id"]),
+        reflections_slack.share_privately(
+                context["database"], workspace_id=context["workspace_id"], prompt_id=int(metadata["prompt_id"]),
                 slack_user_id=body["user"]["id"], text=values.get("reflection") or "",
                 anonymous="anonymous" in (values.get("anonymous") or []),
             )
@@ -86,4 +82,4 @@ def register(app: App) -> None:
     app.event({"type": "message", "subtype": "message_deleted"})(delete_reply)
     app.event("message")(ignore_other_messages)
     app.action(SHARE_REFLECTION_ACTION)(open_share_form)
-    app.view(views.SHARE_REFLECTION_CALLBACK)(save_shared_reflection)
+    app.view(reflection_blocks.SHARE_REFLECTION_CALLBACK)(save_shared_reflection)

@@ -9,11 +9,12 @@ import logging
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import reminders
+from bot.clock import utcnow
 from bot.errors import UserError
-from bot.events import FormProblems
-from bot.models import utcnow
-from bot.slack import reminder_blocks
+from bot.events.rules import FormProblems
+from bot.reminders import blocks as reminder_blocks
+from bot.reminders import rules as reminders
+from bot.reminders import slack as reminders_slack
 from handlers.replies import answering_problems
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 def open_remind_form(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        form = reminders.form_context(context["sessions"], workspace_id=context["workspace_id"],
+        form = reminders_slack.form_context(context["database"], workspace_id=context["workspace_id"],
                                       channel_id=command["channel_id"], slack_user_id=command["user_id"])
         client.views_open(trigger_id=command["trigger_id"],
                           view=reminder_blocks.remind_modal(form, channel_id=command["channel_id"]))
@@ -31,8 +32,8 @@ def open_remind_form(ack: Ack, command: dict, context: BoltContext, client: WebC
 def save_remind_form(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
     metadata = reminder_blocks.metadata_of(view)
     try:
-        saved = reminders.save_form(
-            context["sessions"], workspace_id=context["workspace_id"], event_id=metadata["event_id"],
+        saved = reminders_slack.save_form(
+            context["database"], workspace_id=context["workspace_id"], event_id=metadata["event_id"],
             reminder_id=metadata.get("reminder_id"), slack_user_id=body["user"]["id"],
             form=reminders.ReminderForm(**reminder_blocks.form_values(view)), now=utcnow(),
         )
@@ -50,7 +51,7 @@ def save_remind_form(ack: Ack, body: dict, view: dict, context: BoltContext, cli
 def list_reminders(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        state = reminders.reminders_for_channel(context["sessions"], workspace_id=context["workspace_id"],
+        state = reminders_slack.reminders_for_channel(context["database"], workspace_id=context["workspace_id"],
                                                 channel_id=command["channel_id"], slack_user_id=command["user_id"])
         respond(reminder_blocks.reminder_list(state).as_ephemeral())
 
@@ -60,10 +61,10 @@ def cancel_from_list(ack: Ack, body: dict, action: dict, context: BoltContext, r
     with answering_problems(respond):
         reminder_id = int(action["value"])
         user = body["user"]["id"]
-        reminders.cancel(context["sessions"], workspace_id=context["workspace_id"], reminder_id=reminder_id,
+        reminders_slack.cancel(context["database"], workspace_id=context["workspace_id"], reminder_id=reminder_id,
                          slack_user_id=user, now=utcnow())
-        event_id = reminders.event_of_reminder(context["sessions"], reminder_id=reminder_id)
-        state = reminders.reminders_for_event(context["sessions"], workspace_id=context["workspace_id"],
+        event_id = reminders_slack.event_of_reminder(context["database"], reminder_id=reminder_id)
+        state = reminders_slack.reminders_for_event(context["database"], workspace_id=context["workspace_id"],
                                               event_id=event_id or 0, slack_user_id=user)
         respond({**reminder_blocks.reminder_list(state).as_ephemeral(), "replace_original": True})
 
@@ -73,7 +74,7 @@ def change_from_list(ack: Ack, body: dict, action: dict, context: BoltContext, c
     ack()
     with answering_problems(respond):
         channel_id = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
-        form = reminders.form_context(context["sessions"], workspace_id=context["workspace_id"], channel_id=channel_id,
+        form = reminders_slack.form_context(context["database"], workspace_id=context["workspace_id"], channel_id=channel_id,
                                       slack_user_id=body["user"]["id"], reminder_id=int(action["value"]))
         client.views_open(trigger_id=body["trigger_id"], view=reminder_blocks.remind_modal(form, channel_id=channel_id))
 
@@ -84,7 +85,7 @@ def say_completed(ack: Ack, body: dict, action: dict, context: BoltContext, clie
     user = body["user"]["id"]
     with answering_problems(respond):
         event_id = int(json.loads(action.get("value") or "{}").get("event_id", 0))
-        completion = reminders.record_completion(context["sessions"], workspace_id=context["workspace_id"],
+        completion = reminders_slack.record_completion(context["database"], workspace_id=context["workspace_id"],
                                                  event_id=event_id, slack_user_id=user, now=utcnow())
         container = body.get("container") or {}
         channel_id, ts = container.get("channel_id", ""), container.get("message_ts")

@@ -8,12 +8,17 @@ from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import events, reflections, run_of_show
-from bot.models import ReflectionTheme, utcnow
-from bot.run_of_show import RunOfShowError
-from bot.slack import digests, messages
-from bot.slack.files import send_to_dm
-from bot.slack.programme_posts import THEME_NAMES
+from bot.clock import utcnow
+from bot.events import slack as events_slack
+from bot.models import ReflectionTheme
+from bot.reflections import blocks as reflection_blocks
+from bot.reflections import slack as reflections_slack
+from bot.reflections.blocks import THEME_NAMES
+from bot.run_of_show import blocks as run_of_show_blocks
+from bot.run_of_show import slack as run_of_show_slack
+from bot.run_of_show.rules import RunOfShowError
+from bot.slack import messages
+from bot.slack.dm import send_to_dm
 from bot.slack.text import escape
 from handlers.replies import answering_problems
 
@@ -32,18 +37,18 @@ THEME_WORDS = {
 
 
 def _event_id(context: BoltContext, command: dict, action: str, *, include_closed: bool = False) -> int:
-    return events.event_id_to_run(
-        context["sessions"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+    return events_slack.event_id_to_run(
+        context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
         slack_user_id=command["user_id"], action=action, include_closed=include_closed,
     )
 
 
-def start_session(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+def start_event(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "start the session")
-        started = run_of_show.start_event(
-            context["sessions"], client, event_id=event_id, now=utcnow(), by_chair=True,
+        started = run_of_show_slack.start_event(
+            context["database"], client, event_id=event_id, now=utcnow(), by_chair=True,
             exclude_from_attendees=frozenset(filter(None, [context.bot_user_id])),
         )
         reply = (messages.ok("The session has started: the welcome is posted.") if started
@@ -55,8 +60,8 @@ def next_segment(ack: Ack, command: dict, context: BoltContext, client: WebClien
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "move the session on")
-        segment = run_of_show.announce_next_segment(
-            context["sessions"], client, event_id=event_id, now=utcnow(), by_chair=True)
+        segment = run_of_show_slack.announce_next_segment(
+            context["database"], client, event_id=event_id, now=utcnow(), by_chair=True)
         if segment is None:
             respond(messages.notice("Every agenda item has been announced. `/event close` ends the session.").as_ephemeral())
         else:
@@ -72,7 +77,7 @@ def post_prompt(ack: Ack, command: dict, context: BoltContext, client: WebClient
             raise RunOfShowError(
                 "Which prompt? Use `/event prompt improvement`, `collaborative`, `equity` or `next`.")
         event_id = _event_id(context, command, "post a reflection prompt")
-        run_of_show.post_prompt(context["sessions"], client, event_id=event_id, theme=theme, now=utcnow())
+        run_of_show_slack.post_prompt(context["database"], client, event_id=event_id, theme=theme, now=utcnow())
         respond(messages.ok(f"Posted the {THEME_NAMES[theme]} prompt.").as_ephemeral())
 
 
@@ -80,15 +85,15 @@ def show_status(ack: Ack, command: dict, context: BoltContext, client: WebClient
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "see the session's status", include_closed=True)
-        state = run_of_show.status_of(context["sessions"], event_id=event_id)
-        respond(digests.status(state).as_ephemeral())
+        state = run_of_show_slack.status_of(context["database"], event_id=event_id)
+        respond(run_of_show_blocks.status(state).as_ephemeral())
 
 
-def close_session(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+def close_event(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "close the session")
-        closed = run_of_show.close_event(context["sessions"], client, event_id=event_id, now=utcnow())
+        closed = run_of_show_slack.close_event(context["database"], client, event_id=event_id, now=utcnow())
         reply = (messages.ok("The session is closed: thanks and the evaluation form are posted.") if closed
                  else messages.notice("The session is already closed."))
         respond(reply.as_ephemeral())
@@ -98,7 +103,7 @@ def pull_reflections(ack: Ack, command: dict, context: BoltContext, client: WebC
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "see the reflections", include_closed=True)
-        title, shared, csv_text = reflections.export(context["sessions"], event_id=event_id)
+        title, shared, csv_text = reflections_slack.export(context["database"], event_id=event_id)
         csv_sent = True
         try:
             send_to_dm(client, user_id=command["user_id"], filename=f"reflections-event-{event_id}.csv",
@@ -107,14 +112,14 @@ def pull_reflections(ack: Ack, command: dict, context: BoltContext, client: WebC
         except SlackApiError as error:
             logger.warning("could not send reflections CSV: %s", error.response.get("error"))
             csv_sent = False
-        respond(digests.reflections_digest(title, shared, csv_sent=csv_sent).as_ephemeral())
+        respond(reflection_blocks.reflections_digest(title, shared, csv_sent=csv_sent).as_ephemeral())
 
 
 SUBCOMMANDS = {
-    "start": start_session,
+    "start": start_event,
     "next": next_segment,
     "prompt": post_prompt,
     "status": show_status,
-    "close": close_session,
+    "close": close_event,
     "reflections": pull_reflections,
 }

@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import events
+from bot.clock import utcnow
 from bot.errors import UserError
-from bot.events import FormProblems
-from bot.models import utcnow
+from bot.events import blocks as event_blocks
+from bot.events import rules as events
+from bot.events import slack as events_slack
+from bot.events.rules import FormProblems
 from bot.slack import messages, views
 from bot.slack.text import escape, local_date_and_time
 from handlers.replies import answering_problems
@@ -20,14 +22,14 @@ from handlers.replies import answering_problems
 def open_setup_form(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        event_id, event, chairs, presenters = events.setup_form_defaults(
-            context["sessions"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+        event_id, event, chairs, presenters = events_slack.setup_form_defaults(
+            context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
             slack_user_id=command["user_id"],
         )
-        defaults = (views.SetupDefaults.from_event(event, chairs=chairs, presenters=presenters)
-                    if event is not None else views.SetupDefaults())
+        defaults = (event_blocks.SetupDefaults.from_event(event, chairs=chairs, presenters=presenters)
+                    if event is not None else event_blocks.SetupDefaults())
         today = utcnow().astimezone(ZoneInfo(defaults.timezone))
-        client.views_open(trigger_id=command["trigger_id"], view=views.event_setup(
+        client.views_open(trigger_id=command["trigger_id"], view=event_blocks.event_setup(
             channel_id=command["channel_id"], event_id=event_id, defaults=defaults, today=today))
 
 
@@ -40,8 +42,8 @@ def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
             timezone=values.get("timezone"), evaluation_form_url=values.get("evaluation_form_url"),
             chairs=values.get("chairs") or [], presenters=values.get("presenters") or [],
         )
-        event = events.save_setup(
-            context["sessions"], workspace_id=context["workspace_id"], channel_id=metadata["channel_id"],
+        event = events_slack.save_setup(
+            context["database"], workspace_id=context["workspace_id"], channel_id=metadata["channel_id"],
             event_id=metadata.get("event_id"), slack_user_id=body["user"]["id"], details=details,
         )
     except FormProblems as problems:
@@ -65,4 +67,4 @@ SUBCOMMANDS = {"setup": open_setup_form}
 
 
 def register(app: App) -> None:
-    app.view(views.SETUP_CALLBACK)(save_setup_form)
+    app.view(event_blocks.SETUP_CALLBACK)(save_setup_form)

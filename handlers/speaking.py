@@ -5,11 +5,12 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import events, questions
-from bot.db import unit_of_work
+from bot.clock import utcnow
 from bot.errors import UserError
-from bot.models import utcnow
-from bot.slack import messages, question_blocks
+from bot.events import slack as events_slack
+from bot.questions import blocks as question_blocks
+from bot.questions import slack as questions_slack
+from bot.slack import messages
 from handlers.replies import answering_problems
 
 ASK_ALOUD_WORDS = ("aloud", "raise hand", "hand")
@@ -17,9 +18,8 @@ ASK_ALOUD_WORDS = ("aloud", "raise hand", "hand")
 
 def raise_hand(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     try:
-        with unit_of_work(context["sessions"]) as session:
-            place = questions.join_speaking_queue(session, workspace_id=context["workspace_id"],
-                                                  channel_id=command["channel_id"], slack_user_id=command["user_id"])
+        place = questions_slack.join_speaking_queue(context["database"], workspace_id=context["workspace_id"],
+                                                    channel_id=command["channel_id"], slack_user_id=command["user_id"])
     except UserError as error:
         ack(messages.notice(str(error)).as_ephemeral())
         return
@@ -31,11 +31,10 @@ def raise_hand(ack: Ack, command: dict, context: BoltContext, client: WebClient,
 def show_queue(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        event_id = events.event_id_to_run(context["sessions"], workspace_id=context["workspace_id"],
-                                          channel_id=command["channel_id"], slack_user_id=command["user_id"],
-                                          action="see who is waiting to speak")
-        with unit_of_work(context["sessions"]) as session:
-            waiting = questions.speaking_queue(session, event_id=event_id)
+        event_id = events_slack.event_id_to_run(context["database"], workspace_id=context["workspace_id"],
+                                                channel_id=command["channel_id"], slack_user_id=command["user_id"],
+                                                action="see who is waiting to speak")
+        waiting = questions_slack.speaking_queue(context["database"], event_id=event_id)
         respond(question_blocks.speaking_queue(waiting).as_ephemeral())
 
 
@@ -43,15 +42,11 @@ def bring_in_next(ack: Ack, body: dict, context: BoltContext, client: WebClient,
     ack()
     channel_id = body["channel"]["id"]
     with answering_problems(respond):
-        event_id = events.event_id_to_run(context["sessions"], workspace_id=context["workspace_id"],
-                                          channel_id=channel_id, slack_user_id=body["user"]["id"],
-                                          action="bring people in to speak")
-        with unit_of_work(context["sessions"]) as session:
-            person = questions.bring_in_next(session, event_id=event_id, now=utcnow())
-            waiting = questions.speaking_queue(session, event_id=event_id)
-        if person is not None:
-            dm = client.conversations_open(users=person)["channel"]["id"]
-            client.chat_postMessage(channel=dm, **question_blocks.you_are_brought_in(channel_id).as_post())
+        event_id = events_slack.event_id_to_run(context["database"], workspace_id=context["workspace_id"],
+                                                channel_id=channel_id, slack_user_id=body["user"]["id"],
+                                                action="bring people in to speak")
+        person, waiting = questions_slack.bring_in_next(context["database"], client, event_id=event_id,
+                                                        channel_id=channel_id, now=utcnow())
         queue = question_blocks.speaking_queue(waiting)
         note = f"Bringing in <@{person}>.\n" if person else ""
         respond({**queue.as_ephemeral(), "replace_original": True, "text": note + queue.text})

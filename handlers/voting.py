@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot.models import utcnow
-from bot.vote_recorder import Click
-from bot.slack import messages, question_blocks
+from bot.clock import utcnow
+from bot.questions import blocks as question_blocks
+from bot.questions.votes import Click
+from bot.slack import messages
 
 
 def upvote(ack: Ack, body: dict, action: dict, context: BoltContext, respond: Respond) -> None:

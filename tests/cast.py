@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bot.rehearsal import (  # noqa: F401  (re-exported for the tests)
@@ -10,7 +10,6 @@ from bot.rehearsal import (  # noqa: F401  (re-exported for the tests)
     ATTENDEES,
     CHAIR,
     CHANNEL,
-    EXAMPLE_PROGRAMME as EXAMPLE,
     ORGANISER,
     PRESENTERS,
     cast,
@@ -29,3 +28,14 @@ def seed_programme(on: date, tmp_path: Path) -> Path:
     path = tmp_path / "programme.toml"
     path.write_text(seed_programme_text(on))
     return path
+
+
+# The day the domain tests run the seed event on: a Monday in GMT, so London's wall clock is UTC
+# (the session runs 14:30–16:00).
+DAY = date(2031, 3, 3)
+
+
+def at(hhmm: str, day: date = DAY) -> datetime:
+    """A wall-clock time in London on `day` (GMT, so UTC)."""
+    hours, minutes = map(int, hhmm.split(":"))
+    return datetime(day.year, day.month, day.day, hours, minutes, tzinfo=timezone.utc)

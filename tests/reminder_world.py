@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from bot import deliveries, people, reminders
-from bot.db import unit_of_work
-from bot.events import EventDetails, create_event
-from bot.models import Delivery, Event, EventStatus, Reminder, ReminderAudience, ReminderStatus
+from bot.db import Database, unit_of_work
+from bot.events import people
+from bot.events.rules import EventDetails, create_event
+from bot.models import (
+    Delivery,
+    Event,
+    EventStatus,
+    Reminder,
+    ReminderAudience,
+    ReminderStatus,
+)
+from bot.reminders import sender
+from bot.reminders import slack as reminders_slack
 from bot.workspaces import ensure_workspace
 from tests.apprunner import BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, TEAM_ID
 from tests.slackdouble import SlackDouble
@@ -35,11 +42,11 @@ def populate(slack: SlackDouble, attendees: list[str], *, zones: dict[str, str] 
     slack.add_channel(CHANNEL, "evaluation", members=[ORGANISER, *attendees, *extra_members])
 
 
-def make_event(sessions: sessionmaker[Session], *, attendees: list[str], ends_at: datetime,
+def make_event(database: Database, *, attendees: list[str], ends_at: datetime,
                status: EventStatus = EventStatus.CLOSED, form_url: str | None = FORM,
                timezone_name: str = "Europe/London", title: str = "Evaluation rehearsal") -> int:
     """An event that ran (or runs) in CHANNEL, with the organiser and `attendees` enrolled."""
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         workspace = ensure_workspace(session, team_id=TEAM_ID)
         event = create_event(session, workspace_id=workspace.id, channel_id=CHANNEL, organiser_slack_id=ORGANISER,
                              details=EventDetails(title=title, starts_at=ends_at - timedelta(hours=1), ends_at=ends_at,
@@ -52,12 +59,12 @@ def make_event(sessions: sessionmaker[Session], *, attendees: list[str], ends_at
         return event.id
 
 
-def add_reminder(sessions: sessionmaker[Session], event_id: int, *, due_at: datetime, when_spec: str = "at close",
+def add_reminder(database: Database, event_id: int, *, due_at: datetime, when_spec: str = "at close",
                  audience: ReminderAudience = ReminderAudience.DIRECT_MESSAGE, only_incomplete: bool = True,
                  local_time: str | None = None, grace_minutes: int = 360,
                  text: str = "Please fill in the evaluation form: " + FORM) -> int:
     """A reminder as the programme importer writes one."""
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         reminder = Reminder(event_id=event_id, when_spec=when_spec, due_at=due_at, local_time_for_recipient=local_time,
                             audience=audience, only_incomplete=only_incomplete, text=text, grace_minutes=grace_minutes,
                             status=ReminderStatus.SCHEDULED)
@@ -70,27 +77,27 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
 
 
-def plan(sessions: sessionmaker[Session], client, now: datetime) -> reminders.PlanRun:  # type: ignore[no-untyped-def]
-    return reminders.plan_reminders(sessions, client, now=now, bot_user_id=BOT_USER_ID)
+def plan(database: Database, client, now: datetime) -> reminders_slack.PlanRun:  # type: ignore[no-untyped-def]
+    return reminders_slack.plan_reminders(database, client, now=now, bot_user_id=BOT_USER_ID)
 
 
-def deliver(sessions: sessionmaker[Session], client, now: datetime, *, threads: int = 2) -> deliveries.DeliveryRun:  # type: ignore[no-untyped-def]
-    return deliveries.Sender(sessions, client, clock=lambda: now, threads=threads).deliver_due()
+def deliver(database: Database, client, now: datetime, *, threads: int = 2) -> sender.DeliveryRun:  # type: ignore[no-untyped-def]
+    return sender.Sender(database, client, clock=lambda: now, threads=threads).deliver_due()
 
 
-def rows(sessions: sessionmaker[Session], reminder_id: int | None = None) -> list[Delivery]:
-    with unit_of_work(sessions) as session:
+def rows(database: Database, reminder_id: int | None = None) -> list[Delivery]:
+    with unit_of_work(database) as session:
         query = session.query(Delivery).order_by(Delivery.id)
         if reminder_id is not None:
             query = query.filter(Delivery.reminder_id == reminder_id)
         return list(query)
 
 
-def reminder_status(sessions: sessionmaker[Session], reminder_id: int) -> ReminderStatus:
-    with unit_of_work(sessions) as session:
+def reminder_status(database: Database, reminder_id: int) -> ReminderStatus:
+    with unit_of_work(database) as session:
         return session.get_one(Reminder, reminder_id).status
 
 
-def event_of(sessions: sessionmaker[Session], event_id: int) -> Event:
-    with unit_of_work(sessions) as session:
+def event_of(database: Database, event_id: int) -> Event:
+    with unit_of_work(database) as session:
         return session.get_one(Event, event_id)

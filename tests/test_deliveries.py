@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import pytest
 from slack_sdk import WebClient
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot import deliveries, scheduler_lease
-from bot.db import unit_of_work
-from bot.deliveries import Sender
-from bot.models import Reminder, ReminderAudience, ReminderStatus, DeliveryStatus
-from bot.scheduler_lease import SchedulerSingleton
+from bot import lease as scheduler_lease
+from bot.db import Database, unit_of_work
+from bot.lease import SchedulerSingleton
+from bot.models import DeliveryStatus, Reminder, ReminderAudience, ReminderStatus
+from bot.reminders import deliveries
+from bot.reminders.sender import Sender
 from bot.slack.client import make_web_client
 from tests.apprunner import BOT_TOKEN
 from tests.conftest import BACKENDS
@@ -54,9 +54,9 @@ def client(slack: SlackDouble) -> WebClient:
 
 
 @pytest.fixture
-def reminder_id(sessions: sessionmaker[Session]) -> int:
-    event_id = make_event(sessions, attendees=PEOPLE, ends_at=CLOSE)
-    return add_reminder(sessions, event_id, due_at=CLOSE)
+def reminder_id(database: Database) -> int:
+    event_id = make_event(database, attendees=PEOPLE, ends_at=CLOSE)
+    return add_reminder(database, event_id, due_at=CLOSE)
 
 
 def dm_count(slack: SlackDouble, user: str) -> int:
@@ -79,40 +79,40 @@ def dead_identity() -> str:
 
 
 def test_each_recipient_gets_one_dm_and_its_row_says_so(
-    sessions: sessionmaker[Session], client: WebClient, slack: SlackDouble, reminder_id: int
+    database: Database, client: WebClient, slack: SlackDouble, reminder_id: int
 ) -> None:
-    assert plan(sessions, client, CLOSE - timedelta(seconds=1)).fanned_out == []
-    assert plan(sessions, client, CLOSE).fanned_out == [reminder_id]
-    assert plan(sessions, client, CLOSE + timedelta(seconds=5)).fanned_out == []  # once
-    run = deliver(sessions, client, CLOSE + timedelta(seconds=5))
+    assert plan(database, client, CLOSE - timedelta(seconds=1)).fanned_out == []
+    assert plan(database, client, CLOSE).fanned_out == [reminder_id]
+    assert plan(database, client, CLOSE + timedelta(seconds=5)).fanned_out == []  # once
+    run = deliver(database, client, CLOSE + timedelta(seconds=5))
     assert run.sent == len(PEOPLE)
-    deliver(sessions, client, CLOSE + timedelta(seconds=10))
-    plan(sessions, client, CLOSE + timedelta(seconds=10))
-    assert reminder_status(sessions, reminder_id) == ReminderStatus.SENT
+    deliver(database, client, CLOSE + timedelta(seconds=10))
+    plan(database, client, CLOSE + timedelta(seconds=10))
+    assert reminder_status(database, reminder_id) == ReminderStatus.SENT
     for person in PEOPLE:
         assert dm_count(slack, person) == 1
         dm = slack.dms(person)[0]
         assert "evaluation" in dm["text"] and dm["metadata"]["event_type"] == "eventbot_reminder"
         assert "a=1&amp;b=2" in dm["text"]  # escaped as Slack asks
-    for row in rows(sessions, reminder_id):
+    for row in rows(database, reminder_id):
         assert (row.status, row.attempts, row.in_doubt, row.claimed_by) == (DeliveryStatus.SENT, 1, False, None)
         assert row.message_ts and row.sent_at == CLOSE + timedelta(seconds=5)
     # Fanning out again (two schedulers by mistake, a crash before the reminder was marked) adds nobody twice.
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         again = [(person, CLOSE) for person in PEOPLE] + [("U0LATECOMER", CLOSE)]
         assert deliveries.fan_out(session, reminder_id=reminder_id, recipients=again) == 1
-    assert len(rows(sessions, reminder_id)) == len(PEOPLE) + 1
+    assert len(rows(database, reminder_id)) == len(PEOPLE) + 1
 
 
-def test_concurrent_claimers_never_share_a_row(sessions: sessionmaker[Session], reminder_id: int) -> None:
-    with unit_of_work(sessions) as session:
+def test_concurrent_claimers_never_share_a_row(database: Database, reminder_id: int) -> None:
+    with unit_of_work(database) as session:
         deliveries.fan_out(session, reminder_id=reminder_id,
                            recipients=[(f"U0MANY{n:05d}", CLOSE) for n in range(120)])
     claimed: list[list[int]] = [[] for _ in range(6)]
 
     def claimer(n: int) -> None:
         while True:
-            with unit_of_work(sessions) as session:
+            with unit_of_work(database) as session:
                 items = deliveries.claim(session, worker=f"worker-{n}", now=CLOSE, limit=3)
             if not items:
                 return
@@ -132,16 +132,16 @@ if "postgresql" in BACKENDS:
 
     @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
     def test_postgresql_claimers_skip_rows_locked_by_another_claim(
-        sessions: sessionmaker[Session], reminder_id: int
+        database: Database, reminder_id: int
     ) -> None:
-        with unit_of_work(sessions) as session:
+        with unit_of_work(database) as session:
             deliveries.fan_out(session, reminder_id=reminder_id, recipients=[("U0FIRST", CLOSE), ("U0SECOND", CLOSE)])
-        first = sessions()
+        first = database()
         first.begin()
         try:
             held = deliveries.claim(first, worker="slow", now=CLOSE)  # still uncommitted: its row stays locked
             started = time.monotonic()
-            with unit_of_work(sessions) as session:
+            with unit_of_work(database) as session:
                 other = deliveries.claim(session, worker="fast", now=CLOSE, limit=5)
             assert time.monotonic() - started < 2  # skipped the locked row instead of waiting for it
             assert [i.recipient for i in held] == ["U0FIRST"] and [i.recipient for i in other] == ["U0SECOND"]
@@ -154,64 +154,64 @@ if "postgresql" in BACKENDS:
 
 
 def test_permanent_errors_are_recorded_once_and_never_retried(
-    sessions: sessionmaker[Session], client: WebClient, slack: SlackDouble, reminder_id: int
+    database: Database, client: WebClient, slack: SlackDouble, reminder_id: int
 ) -> None:
-    channel_reminder = add_reminder(sessions, _event_of_reminder(sessions, reminder_id), due_at=CLOSE,
+    channel_reminder = add_reminder(database, _event_of_reminder(database, reminder_id), due_at=CLOSE,
                                     audience=ReminderAudience.CHANNEL, only_incomplete=False)
-    plan(sessions, client, CLOSE)
+    plan(database, client, CLOSE)
     slack.deactivate_user(PEOPLE[-1])  # after the fan-out looked them up
     slack.archive_channel(CHANNEL)
     slack.fail_next("chat.postMessage", 1, mode="error", error="account_inactive")
-    run = deliver(sessions, client, CLOSE, threads=1)
+    run = deliver(database, client, CLOSE, threads=1)
     assert (run.failed, run.sent) == (3, len(PEOPLE) - 2)
-    failed = {r.recipient_slack_id: r.last_error for r in rows(sessions) if r.status == DeliveryStatus.FAILED}
+    failed = {r.recipient_slack_id: r.last_error for r in rows(database) if r.status == DeliveryStatus.FAILED}
     assert failed.pop(PEOPLE[-1]) == "channel_not_found"
     assert failed.pop(CHANNEL) == "is_archived"
     assert list(failed.values()) == ["account_inactive"]
-    assert all(r.attempts == 1 for r in rows(sessions) if r.status == DeliveryStatus.FAILED)
+    assert all(r.attempts == 1 for r in rows(database) if r.status == DeliveryStatus.FAILED)
     calls = len(slack.calls_to("chat.postMessage"))
-    deliver(sessions, client, CLOSE + timedelta(hours=1))
+    deliver(database, client, CLOSE + timedelta(hours=1))
     assert len(slack.calls_to("chat.postMessage")) == calls  # not retried
-    plan(sessions, client, CLOSE + timedelta(hours=1))
-    assert reminder_status(sessions, reminder_id) == reminder_status(sessions, channel_reminder) == ReminderStatus.SENT
+    plan(database, client, CLOSE + timedelta(hours=1))
+    assert reminder_status(database, reminder_id) == reminder_status(database, channel_reminder) == ReminderStatus.SENT
 
 
-def _event_of_reminder(sessions: sessionmaker[Session], reminder_id: int) -> int:
-    with unit_of_work(sessions) as session:
+def _event_of_reminder(database: Database, reminder_id: int) -> int:
+    with unit_of_work(database) as session:
         return session.get_one(Reminder, reminder_id).event_id
 
 
 def test_transient_errors_are_retried_with_backoff_and_sent_once(
-    sessions: sessionmaker[Session], client: WebClient, slack: SlackDouble
+    database: Database, client: WebClient, slack: SlackDouble
 ) -> None:
-    event_id = make_event(sessions, attendees=[PEOPLE[0]], ends_at=CLOSE)
-    reminder_id = add_reminder(sessions, event_id, due_at=CLOSE)
-    plan(sessions, client, CLOSE)
+    event_id = make_event(database, attendees=[PEOPLE[0]], ends_at=CLOSE)
+    reminder_id = add_reminder(database, event_id, due_at=CLOSE)
+    plan(database, client, CLOSE)
     slack.fail_next("chat.postMessage", 2, mode="http_500")
-    assert deliver(sessions, client, CLOSE).retried == 1
-    row = rows(sessions, reminder_id)[0]
+    assert deliver(database, client, CLOSE).retried == 1
+    row = rows(database, reminder_id)[0]
     assert row.status == DeliveryStatus.PENDING and row.in_doubt  # a 5xx: Slack may have posted it
     assert timedelta(seconds=3) <= row.next_attempt_at - CLOSE <= timedelta(seconds=7)
-    assert deliver(sessions, client, CLOSE + timedelta(seconds=2)).retried == 0  # not yet due again
+    assert deliver(database, client, CLOSE + timedelta(seconds=2)).retried == 0  # not yet due again
     history_before = len(slack.calls_to("conversations.history"))
-    assert deliver(sessions, client, CLOSE + timedelta(seconds=8)).retried == 1
+    assert deliver(database, client, CLOSE + timedelta(seconds=8)).retried == 1
     assert len(slack.calls_to("conversations.history")) == history_before + 1  # looked before sending again
-    assert deliver(sessions, client, CLOSE + timedelta(minutes=5)).sent == 1
-    row = rows(sessions, reminder_id)[0]
+    assert deliver(database, client, CLOSE + timedelta(minutes=5)).sent == 1
+    row = rows(database, reminder_id)[0]
     assert (row.status, row.attempts, row.in_doubt) == (DeliveryStatus.SENT, 3, False)
     assert dm_count(slack, PEOPLE[0]) == 1
 
 
 def test_transient_errors_are_not_retried_for_ever(
-    sessions: sessionmaker[Session], client: WebClient, slack: SlackDouble, reminder_id: int
+    database: Database, client: WebClient, slack: SlackDouble, reminder_id: int
 ) -> None:
-    plan(sessions, client, CLOSE)
+    plan(database, client, CLOSE)
     slack.fail_share("chat.postMessage", 1.0, mode="error", error="internal_error")
     now = CLOSE
     for _ in range(deliveries.MAX_ATTEMPTS + 2):
-        deliver(sessions, client, now)
+        deliver(database, client, now)
         now += timedelta(minutes=16)
-    for row in rows(sessions, reminder_id):
+    for row in rows(database, reminder_id):
         assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.FAILED, deliveries.MAX_ATTEMPTS,
                                                               "internal_error")
 
@@ -220,100 +220,100 @@ def test_transient_errors_are_not_retried_for_ever(
 
 
 def test_a_rate_limited_fan_out_is_all_delivered_paced_by_retry_after(
-    sessions: sessionmaker[Session], client: WebClient, slack: SlackDouble
+    database: Database, client: WebClient, slack: SlackDouble
 ) -> None:
     many = attendee_ids(20, prefix="U0RATED")
     for n, person in enumerate(many):
         slack.add_user(person, f"rated{n}")
         slack.add_member(CHANNEL, person)
-    event_id = make_event(sessions, attendees=many, ends_at=CLOSE)
-    reminder_id = add_reminder(sessions, event_id, due_at=CLOSE)
+    event_id = make_event(database, attendees=many, ends_at=CLOSE)
+    reminder_id = add_reminder(database, event_id, due_at=CLOSE)
     slack.rate_limit("chat.postMessage", per="workspace", calls=8, period=1)
-    plan(sessions, client, CLOSE)
-    sender = Sender(sessions, client, clock=lambda: CLOSE, threads=4)
+    plan(database, client, CLOSE)
+    sender = Sender(database, client, clock=lambda: CLOSE, threads=4)
     started = time.monotonic()
     run = sender.deliver_due()
     elapsed = time.monotonic() - started
-    assert run.sent == len(rows(sessions, reminder_id)) == len(many)
+    assert run.sent == len(rows(database, reminder_id)) == len(many)
     assert all(dm_count(slack, person) == 1 for person in many)
     assert elapsed >= (len(many) - 8) / 8 - 0.5  # the limit was really in force
     limited = [c for c in slack.calls_to("chat.postMessage") if c.status == 429]
     # The whole process waits after a 429: at most one refused call per thread per pause.
     assert limited and len(limited) <= 4 * sender.pacer.pauses
-    assert all(r.attempts == 1 for r in rows(sessions, reminder_id))  # a 429 is not an attempt
+    assert all(r.attempts == 1 for r in rows(database, reminder_id))  # a 429 is not an attempt
 
 
 # --- sends in doubt -----------------------------------------------------------------------------------
 
 
 def test_a_send_that_reached_slack_before_its_worker_died_is_not_sent_again(
-    sessions: sessionmaker[Session], client: WebClient, slack: SlackDouble, reminder_id: int
+    database: Database, client: WebClient, slack: SlackDouble, reminder_id: int
 ) -> None:
-    plan(sessions, client, CLOSE)
+    plan(database, client, CLOSE)
     dead = dead_identity()
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         [first] = deliveries.claim(session, worker=dead, now=CLOSE)
         [second] = deliveries.claim(session, worker=dead, now=CLOSE)
     # The dead worker had posted the first (then died before recording it), not the second.
     client.chat_postMessage(channel=first.recipient, text="reminder",
                             metadata={"event_type": deliveries.METADATA_EVENT_TYPE,
                                       "event_payload": {"delivery_id": first.delivery_id}})
-    run = deliver(sessions, client, CLOSE + timedelta(seconds=1))  # leases still running, but the holder is dead
+    run = deliver(database, client, CLOSE + timedelta(seconds=1))  # leases still running, but the holder is dead
     assert run.recovered == 1 and run.sent == len(PEOPLE) - 1
     assert dm_count(slack, first.recipient) == 1 and dm_count(slack, second.recipient) == 1
-    by_recipient = {r.recipient_slack_id: r for r in rows(sessions, reminder_id)}
+    by_recipient = {r.recipient_slack_id: r for r in rows(database, reminder_id)}
     assert by_recipient[first.recipient].status == DeliveryStatus.SENT
     assert by_recipient[first.recipient].attempts == 2 and not by_recipient[first.recipient].in_doubt
     assert by_recipient[second.recipient].message_ts == slack.dms(second.recipient)[0]["ts"]
 
 
 def test_a_claim_held_by_a_live_worker_elsewhere_waits_for_its_lease(
-    sessions: sessionmaker[Session], client: WebClient, slack: SlackDouble, reminder_id: int
+    database: Database, client: WebClient, slack: SlackDouble, reminder_id: int
 ) -> None:
-    plan(sessions, client, CLOSE)
-    with unit_of_work(sessions) as session:
+    plan(database, client, CLOSE)
+    with unit_of_work(database) as session:
         [held] = deliveries.claim(session, worker="elsewhere:4026531836:42:99", now=CLOSE)
-    deliver(sessions, client, CLOSE + timedelta(seconds=30))
+    deliver(database, client, CLOSE + timedelta(seconds=30))
     assert dm_count(slack, held.recipient) == 0  # still the other worker's
     history = len(slack.calls_to("conversations.history"))
-    deliver(sessions, client, CLOSE + timedelta(seconds=deliveries.LEASE_SECONDS + 1))
+    deliver(database, client, CLOSE + timedelta(seconds=deliveries.LEASE_SECONDS + 1))
     assert dm_count(slack, held.recipient) == 1
     assert len(slack.calls_to("conversations.history")) == history + 1  # checked before sending
 
 
 def test_a_dropped_connection_leaves_the_send_in_doubt(
-    sessions: sessionmaker[Session], client: WebClient, slack: SlackDouble, reminder_id: int
+    database: Database, client: WebClient, slack: SlackDouble, reminder_id: int
 ) -> None:
-    plan(sessions, client, CLOSE)
+    plan(database, client, CLOSE)
     slack.fail_next("chat.postMessage", 1, mode="drop")
-    assert deliver(sessions, client, CLOSE, threads=1).retried == 1
-    [doubtful] = [r for r in rows(sessions, reminder_id) if r.status == DeliveryStatus.PENDING]
+    assert deliver(database, client, CLOSE, threads=1).retried == 1
+    [doubtful] = [r for r in rows(database, reminder_id) if r.status == DeliveryStatus.PENDING]
     assert doubtful.in_doubt and doubtful.last_error.startswith("no_response")
-    deliver(sessions, client, CLOSE + timedelta(minutes=1))
+    deliver(database, client, CLOSE + timedelta(minutes=1))
     assert dm_count(slack, doubtful.recipient_slack_id) == 1
 
 
 # --- exactly one scheduler ---------------------------------------------------------------------------------
 
 
-def test_one_scheduler_holds_the_lease_and_the_others_stand_by(sessions: sessionmaker[Session]) -> None:
-    first = SchedulerSingleton(sessions, identity="hostA:1:100:5")
-    second = SchedulerSingleton(sessions, identity="hostB:1:200:6")
+def test_one_scheduler_holds_the_lease_and_the_others_stand_by(database: Database) -> None:
+    first = SchedulerSingleton(database, identity="hostA:1:100:5")
+    second = SchedulerSingleton(database, identity="hostB:1:200:6")
     assert first.renew(CLOSE) and not second.renew(CLOSE)
     assert first.renew(CLOSE + timedelta(seconds=5)) and not second.renew(CLOSE + timedelta(seconds=6))
     # The holder stops renewing (its machine went away): the lease runs out and the other takes over.
     later = CLOSE + timedelta(seconds=5 + scheduler_lease.LEASE_SECONDS + 1)
     assert second.renew(later) and not first.renew(later)
     # A clean stop hands over at once.
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         assert scheduler_lease.release(session, holder=second.identity, now=later)
     assert first.renew(later + timedelta(seconds=1))
     # A holder that was a process on this machine and is gone (kill -9) is replaced without waiting.
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         scheduler_lease.release(session, holder=first.identity, now=later)
-    dead = SchedulerSingleton(sessions, identity=dead_identity())
+    dead = SchedulerSingleton(database, identity=dead_identity())
     assert dead.renew(later + timedelta(seconds=2))
-    me = SchedulerSingleton(sessions)
+    me = SchedulerSingleton(database)
     assert me.renew(later + timedelta(seconds=3))
     assert not second.renew(later + timedelta(seconds=4))
     assert not scheduler_lease.is_dead_local_process(scheduler_lease.process_identity())

@@ -8,21 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import to_utc
+from bot.events.rules import DEFAULT_PROMPTS
 from bot.models import ReflectionTheme, ReminderAudience, SegmentKind
-from bot.programme import (
-    DEFAULT_PROMPTS,
-    PersonRef,
-    Problem,
-    Programme,
-    ProgrammeError,
-    format_plan,
-    load_programme,
-    parse_programme,
-    render_reminder_text,
-    resolve_reminder_time,
-    timeline,
-    to_utc,
-)
+from bot.programme.parsing import load_programme, parse_programme
+from bot.programme.plan import format_plan, timeline
+from bot.programme.schema import PersonRef, Problem, Programme, ProgrammeError
+from bot.reminders.timing import render_reminder_text, resolve_reminder_time
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "provider-collaboratives.toml"

@@ -10,16 +10,18 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot import people, question_digest
-from bot.db import unit_of_work
+from bot.db import Database, unit_of_work
 from bot.errors import UserError
-from bot.events import EventDetails, create_event
+from bot.events import people
+from bot.events.people import NotAllowed
+from bot.events.rules import EventDetails, create_event
 from bot.models import AgendaSegment, FollowUp, Question, QuestionStatus, Vote
-from bot.people import NotAllowed
-from bot.question_digest import StatusFilter, digest, parse_filter, questions_csv
-from bot.slack.question_digest_blocks import (
+from bot.questions import digest as question_digest
+from bot.questions import slack as questions_slack
+from bot.questions.digest import StatusFilter, digest, parse_filter, questions_csv
+from bot.questions.digest_blocks import (
     EXPORT_CSV_ACTION,
     NEXT_PAGE_ACTION,
     PREVIOUS_PAGE_ACTION,
@@ -42,7 +44,7 @@ T0 = datetime(2031, 3, 3, 14, 0, tzinfo=timezone.utc)
 
 @dataclass
 class Scene:
-    sessions: sessionmaker[Session]
+    database: Database
     workspace_id: int
     event_id: int
     segments: dict[str, int] = field(default_factory=dict)
@@ -56,7 +58,7 @@ class Scene:
             votes: int = 0, merged_into: int | None = None, answer: str | None = None,
             follow_up_answer: str | None = None) -> int:
         self.minute += 1
-        with unit_of_work(self.sessions) as session:
+        with unit_of_work(self.database) as session:
             question = Question(
                 event_id=self.event_id, asker_person_id=self.person_id(session, by, name), anonymous=anonymous,
                 text=text, segment_id=self.segments[segment] if segment else None,
@@ -75,8 +77,8 @@ class Scene:
 
 
 @pytest.fixture
-def scene(sessions: sessionmaker[Session]) -> Scene:
-    with unit_of_work(sessions) as session:
+def scene(database: Database) -> Scene:
+    with unit_of_work(database) as session:
         workspace = ensure_workspace(session, team_id="T0DIGEST")
         created = create_event(
             session, workspace_id=workspace.id, channel_id=CHANNEL, organiser_slack_id=ORGANISER,
@@ -93,11 +95,11 @@ def scene(sessions: sessionmaker[Session]) -> Scene:
             session.add(segment)
             session.flush()
             segments[title] = segment.id
-        return Scene(sessions=sessions, workspace_id=workspace.id, event_id=created.id, segments=segments)
+        return Scene(database=database, workspace_id=workspace.id, event_id=created.id, segments=segments)
 
 
 def pull(scene: Scene, status_filter: StatusFilter = StatusFilter.OPEN) -> question_digest.QuestionDigest:
-    return question_digest.pull(scene.sessions, event_id=scene.event_id, status_filter=status_filter)
+    return questions_slack.pull_digest(scene.database, event_id=scene.event_id, status_filter=status_filter)
 
 
 def texts_by_group(found: question_digest.QuestionDigest) -> list[tuple[str, str, list[str]]]:
@@ -208,7 +210,7 @@ def test_csv_neutralises_formulas_in_every_cell_people_typed(scene: Scene) -> No
     scene.ask("+1", votes=3)
     scene.ask("-2", votes=2, status=QuestionStatus.ANSWERED, answer="=HYPERLINK(\"x\")")
     scene.ask("@x", by="U0EVIL", name="=cmd|' /C calc'!A0", votes=1)
-    with unit_of_work(scene.sessions) as session:
+    with unit_of_work(scene.database) as session:
         session.get_one(AgendaSegment, scene.segments["Talk one"]).title = "-Talk one"
     scene.ask("plain", segment="Talk one")
 
@@ -283,14 +285,14 @@ def test_a_stale_or_forged_button_value_is_refused() -> None:
 
 def test_only_the_events_chairs_and_organisers_may_pull_it_by_button(scene: Scene) -> None:
     for runner in (CHAIR, ORGANISER):
-        question_digest.require_runner_of(scene.sessions, workspace_id=scene.workspace_id, event_id=scene.event_id,
+        questions_slack.require_digest_reader(scene.database, workspace_id=scene.workspace_id, event_id=scene.event_id,
                                           slack_user_id=runner)
     for other in (ATTENDEE, ALICE, "U0STRANGER"):
         with pytest.raises(NotAllowed, match="Only a chair or organiser of this event can see the questions"):
-            question_digest.require_runner_of(scene.sessions, workspace_id=scene.workspace_id,
+            questions_slack.require_digest_reader(scene.database, workspace_id=scene.workspace_id,
                                               event_id=scene.event_id, slack_user_id=other)
     with pytest.raises(UserError, match="no longer exists"):
-        question_digest.require_runner_of(scene.sessions, workspace_id=scene.workspace_id + 1,
+        questions_slack.require_digest_reader(scene.database, workspace_id=scene.workspace_id + 1,
                                           event_id=scene.event_id, slack_user_id=CHAIR)
 
 
@@ -317,7 +319,7 @@ def test_the_number_of_queries_does_not_grow_with_the_questions(
 ) -> None:
     def queries_for_digest() -> tuple[int, int]:
         with counting_queries(engine) as statements:
-            with unit_of_work(scene.sessions) as session:
+            with unit_of_work(scene.database) as session:
                 found = digest(session, event_id=scene.event_id, status_filter=status_filter)
             questions_csv(found)
             digest_page(found, page=2)

@@ -16,14 +16,25 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot import db, people
+from bot import db
 from bot.db import unit_of_work
-from bot.events import EventDetails, create_event
+from bot.events import people
+from bot.events.rules import EventDetails, create_event
 from bot.models import AgendaSegment, EventStatus, Question, QuestionStatus, Vote
-from bot.slack.question_digest_blocks import EXPORT_CSV_ACTION, NEXT_PAGE_ACTION, PREVIOUS_PAGE_ACTION
+from bot.questions.digest_blocks import (
+    EXPORT_CSV_ACTION,
+    NEXT_PAGE_ACTION,
+    PREVIOUS_PAGE_ACTION,
+)
 from bot.workspaces import ensure_workspace
 from tests.apprunner import BOT_TOKEN, TEAM_ID, RunningApp, migrate, start_eventbot
-from tests.cast import ATTENDEES, CHAIR, CHANNEL, ORGANISER, PRESENTERS, cast, make_double
+from tests.cast import (
+    ATTENDEES,
+    CHAIR,
+    CHANNEL,
+    ORGANISER,
+    PRESENTERS,
+)
 from tests.slackdouble import SlackDouble
 
 MINARA = PRESENTERS["minara.chowdhury@example.org"]
@@ -32,21 +43,11 @@ SECRET_ASKER = ATTENDEES[7]  # asks anonymously, twice
 QUESTIONS = 45  # three pages of twenty
 
 
-@pytest.fixture
-def slack() -> Iterator[SlackDouble]:
-    double = make_double()
-    double.start()
-    cast(double)
-    yield double
-    assert double.internal_errors == []
-    double.stop()
-
-
 def _seed(database_url: str) -> None:
     engine = db.make_engine(database_url)
-    sessions = db.make_session_factory(engine)
+    database = db.make_session_factory(engine)
     now = datetime.now(timezone.utc)
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         workspace = ensure_workspace(session, team_id=TEAM_ID)
         event = create_event(session, workspace_id=workspace.id, channel_id=CHANNEL, organiser_slack_id=ORGANISER,
                              details=EventDetails(title="Provider collaboratives <!here>", starts_at=now - timedelta(hours=1),

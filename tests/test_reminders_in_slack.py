@@ -12,10 +12,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.db import unit_of_work
+from bot.db import Database, unit_of_work
 from bot.models import DeliveryStatus, EventStatus, Person, ReminderStatus
 from tests.apprunner import RunningApp, migrate, start_eventbot
 from tests.conftest import BACKENDS
@@ -43,7 +42,7 @@ def slack() -> Iterator[SlackDouble]:
 
 
 @pytest.fixture
-def sessions_for(database_url: str) -> Iterator[sessionmaker[Session]]:
+def sessions_for(database_url: str) -> Iterator[Database]:
     migrate(database_url)
     engine = db.make_engine(database_url)
     yield db.make_session_factory(engine)
@@ -86,7 +85,7 @@ def slash(slack: SlackDouble, text: str, user: str = ORGANISER) -> str:
 
 
 def test_a_reminder_made_in_the_modal_goes_out_from_a_separate_worker_and_a_completion_stops_the_next(
-    slack: SlackDouble, database_url: str, sessions_for: sessionmaker[Session], tmp_path: Path,
+    slack: SlackDouble, database_url: str, sessions_for: Database, tmp_path: Path,
     processes: list[RunningApp],
 ) -> None:
     people = attendee_ids(6)
@@ -192,7 +191,7 @@ def test_a_reminder_made_in_the_modal_goes_out_from_a_separate_worker_and_a_comp
 
 
 def test_kill_9_in_the_middle_of_a_fan_out_then_a_restart_leaves_everyone_exactly_one_dm(
-    slack: SlackDouble, database_url: str, sessions_for: sessionmaker[Session], tmp_path: Path,
+    slack: SlackDouble, database_url: str, sessions_for: Database, tmp_path: Path,
     processes: list[RunningApp],
 ) -> None:
     people = attendee_ids(40)
@@ -230,7 +229,7 @@ if "postgresql" in BACKENDS:
 
     @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
     def test_two_workers_on_postgresql_send_no_duplicate(
-        slack: SlackDouble, database_url: str, sessions_for: sessionmaker[Session], tmp_path: Path,
+        slack: SlackDouble, database_url: str, sessions_for: Database, tmp_path: Path,
         processes: list[RunningApp],
     ) -> None:
         people = attendee_ids(150)

@@ -14,11 +14,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.db import unit_of_work
-from bot.events import EventDetails, create_event
+from bot.db import Database, unit_of_work
+from bot.events.rules import EventDetails, create_event
 from bot.models import AgendaSegment
 from bot.workspaces import ensure_workspace
 from tests.apprunner import TEAM_ID, RunningApp, eventbot_env, migrate, start_eventbot
@@ -204,9 +203,9 @@ def test_setup_in_slack_then_a_refusal_for_attendees(app: RunningApp, slack: Sla
 
 def _event_starting_soon(database_url: str, start_in: float, second_segment_in: float) -> None:
     engine = db.make_engine(database_url)
-    sessions: sessionmaker[Session] = db.make_session_factory(engine)
+    database: Database = db.make_session_factory(engine)
     now = datetime.now(timezone.utc)
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         workspace = ensure_workspace(session, team_id=TEAM_ID)
         event = create_event(session, workspace_id=workspace.id, channel_id=CHANNEL, organiser_slack_id=ORGANISER,
                              details=EventDetails(title="Restart rehearsal", starts_at=now + timedelta(seconds=start_in),

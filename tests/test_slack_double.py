@@ -20,7 +20,8 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import builtin_handlers, handler as retry_handler_module
+from slack_sdk.http_retry import builtin_handlers
+from slack_sdk.http_retry import handler as retry_handler_module
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,

@@ -8,7 +8,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+)
 
 # Slack's 429s carry Retry-After, which the rate-limit handler sleeps for; 5xx and dropped
 # connections get exponential backoff with jitter so a flapping API is not hammered.

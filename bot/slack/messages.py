@@ -9,10 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from bot.capabilities import Capability
 from bot.slack.text import escape
+
+# Slack refuses a section block whose text is longer than this.
+SECTION_LIMIT = 3000
 
 
 @dataclass(frozen=True)

@@ -1,132 +1,23 @@
-"""Modals and the Home tab (up to 100 blocks each, as Slack allows).
+"""Modal plumbing every domain shares, and the Home tab.
 
-Each modal's field names are the block ids its submission is read by, so the form, the parser
-in the handler and the field errors shown back all use one name per field.
+Every single-input block uses the action id `VALUE`, so its block id names the field; a
+submission is read back into plain values by block id.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import (
-    CheckboxesElement,
-    ContextBlock,
-    DatePickerElement,
-    InputBlock,
-    MarkdownTextObject,
-    Option,
-    PlainTextInputElement,
-    PlainTextObject,
-    SectionBlock,
-    TimePickerElement,
-    UserMultiSelectElement,
-)
 from slack_sdk.models.views import View
 
 from bot.capabilities import Capability
-from bot.models import Event, ReflectionPrompt
-from bot.reflections import MAX_REFLECTION_LENGTH
 from bot.slack.messages import help_message
-from bot.slack.programme_posts import THEME_NAMES
-from bot.slack.text import escape, truncate
 
-SETUP_CALLBACK = "event_setup"
-SHARE_REFLECTION_CALLBACK = "share_reflection"
 VALUE = "value"  # the action id of every single-input block: the block id names the field
 
 
 def home(capabilities: tuple[Capability, ...]) -> dict[str, Any]:
     return View(type="home", blocks=help_message(capabilities).blocks).to_dict()
-
-
-@dataclass(frozen=True)
-class SetupDefaults:
-    title: str = ""
-    date: str | None = None
-    start: str = "14:00"
-    end: str = "15:30"
-    timezone: str = "Europe/London"
-    evaluation_form_url: str = ""
-    chairs: tuple[str, ...] = ()
-    presenters: tuple[str, ...] = ()
-
-    @classmethod
-    def from_event(cls, event: Event, *, chairs: list[str], presenters: list[str]) -> SetupDefaults:
-        zone = ZoneInfo(event.timezone)
-        start, end = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
-        return cls(
-            title=event.title,
-            date=start.date().isoformat(),
-            start=start.strftime("%H:%M"),
-            end=end.strftime("%H:%M"),
-            timezone=event.timezone,
-            evaluation_form_url=event.evaluation_form_url or "",
-            chairs=tuple(chairs),
-            presenters=tuple(presenters),
-        )
-
-
-def event_setup(*, channel_id: str, event_id: int | None, defaults: SetupDefaults, today: datetime) -> dict[str, Any]:
-    def text_input(block_id: str, label: str, initial: str, *, optional: bool = False, hint: str | None = None,
-                   max_length: int = 255) -> InputBlock:
-        return InputBlock(
-            block_id=block_id, label=label, optional=optional, hint=hint,
-            element=PlainTextInputElement(action_id=VALUE, initial_value=initial or None, max_length=max_length),
-        )
-
-    def users_input(block_id: str, label: str, initial: tuple[str, ...]) -> InputBlock:
-        return InputBlock(
-            block_id=block_id, label=label, optional=True,
-            element=UserMultiSelectElement(action_id=VALUE, initial_users=list(initial) or None),
-        )
-
-    blocks = [
-        text_input("title", "Title", defaults.title),
-        InputBlock(block_id="date", label="Date", element=DatePickerElement(
-            action_id=VALUE, initial_date=defaults.date or today.date().isoformat())),
-        InputBlock(block_id="start", label="Starts at", element=TimePickerElement(action_id=VALUE, initial_time=defaults.start)),
-        InputBlock(block_id="end", label="Ends at", element=TimePickerElement(action_id=VALUE, initial_time=defaults.end)),
-        text_input("timezone", "Time zone", defaults.timezone, max_length=64,
-                   hint="An IANA name such as Europe/London; times above are in this zone."),
-        users_input("chairs", "Chairs", defaults.chairs),
-        users_input("presenters", "Presenters", defaults.presenters),
-        text_input("evaluation_form_url", "Evaluation form link", defaults.evaluation_form_url, optional=True,
-                   max_length=2000),
-    ]
-    return View(
-        type="modal",
-        callback_id=SETUP_CALLBACK,
-        title="Set up an event" if event_id is None else "Change this event",
-        submit="Save",
-        close="Cancel",
-        private_metadata=json.dumps({"channel_id": channel_id, "event_id": event_id}),
-        blocks=blocks,
-    ).to_dict()
-
-
-def share_reflection(prompt: ReflectionPrompt) -> dict[str, Any]:
-    return View(
-        type="modal",
-        callback_id=SHARE_REFLECTION_CALLBACK,
-        title="Share a reflection",
-        submit="Share",
-        close="Cancel",
-        private_metadata=json.dumps({"prompt_id": prompt.id}),
-        blocks=[
-            SectionBlock(text=MarkdownTextObject(
-                text=f"*{THEME_NAMES[prompt.theme].capitalize()}*\n{truncate(escape(prompt.text), 2900)}")),
-            InputBlock(block_id="reflection", label="Your reflection", element=PlainTextInputElement(
-                action_id=VALUE, multiline=True, max_length=MAX_REFLECTION_LENGTH)),
-            InputBlock(block_id="anonymous", label="Name", optional=True, element=CheckboxesElement(
-                action_id=VALUE, options=[Option(value="anonymous", text=PlainTextObject(text="Share anonymously"))])),
-            ContextBlock(elements=[MarkdownTextObject(
-                text="Anonymous reflections are shown to the chairs without your name.")]),
-        ],
-    ).to_dict()
 
 
 def submitted_values(view: dict[str, Any]) -> dict[str, Any]:

@@ -11,22 +11,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot import people
-from bot.db import unit_of_work
+from bot.clock import to_utc
 from bot.errors import UserError
-from bot.programme import DEFAULT_PROMPTS, to_utc
+from bot.events import people
 from bot.models import (
     AgendaSegment,
     Event,
     EventStatus,
     ReflectionPrompt,
+    ReflectionTheme,
     Reminder,
     Role,
 )
 
 CURRENT_STATUSES = (EventStatus.SCHEDULED, EventStatus.LIVE)
+
+# The wording the seed event used: every event starts with its four prompts, and a programme
+# file's [[prompts]] block without `text` gets its theme's line.
+DEFAULT_PROMPTS: dict[ReflectionTheme, str] = {
+    ReflectionTheme.IMPROVEMENT: "What are you hearing that relates to improvement?",
+    ReflectionTheme.COLLABORATIVE_WORKING: "What are you hearing that relates to collaborative working?",
+    ReflectionTheme.EQUITY: "What are you hearing that relates to equity?",
+    ReflectionTheme.NEXT_STEPS: "What actions or next steps might you take following this learning?",
+}
 
 
 class NoEventHere(UserError):
@@ -229,59 +238,3 @@ def details_from_form(
         chairs=tuple(dict.fromkeys(chairs)),
         presenters=tuple(dict.fromkeys(presenters)),
     )
-
-
-def event_id_to_run(
-    sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, slack_user_id: str, action: str,
-    include_closed: bool = False,
-) -> int:
-    """`event_to_run` in a transaction of its own, for callers that go on to talk to Slack."""
-    with unit_of_work(sessions) as session:
-        return event_to_run(
-            session, workspace_id=workspace_id, channel_id=channel_id, slack_user_id=slack_user_id,
-            action=action, include_closed=include_closed,
-        ).id
-
-
-def setup_form_defaults(
-    sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, slack_user_id: str
-) -> tuple[int | None, Event | None, list[str], list[str]]:
-    """What the setup form starts from: the channel's current event if the person may change it.
-
-    Anyone may set up an event in a channel that has none (and becomes its organiser); only the
-    event's organisers and chairs may change one that exists.
-    """
-    with unit_of_work(sessions) as session:
-        event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
-        if event is None:
-            return None, None, [], []
-        people.require_runner(session, event=event, slack_user_id=slack_user_id, action="change this event")
-        chairs = [p.slack_user_id for p in people.people_with_role(session, event=event, role=Role.CHAIR)]
-        presenters = [p.slack_user_id for p in people.people_with_role(session, event=event, role=Role.PRESENTER)]
-        return event.id, event, chairs, presenters
-
-
-def save_setup(
-    sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, event_id: int | None,
-    slack_user_id: str, details: EventDetails,
-) -> Event:
-    """Create the channel's event, or change it when the form was opened on an existing one."""
-    with unit_of_work(sessions) as session:
-        if event_id is None:
-            return create_event(session, workspace_id=workspace_id, channel_id=channel_id,
-                                organiser_slack_id=slack_user_id, details=details)
-        event = session.get(Event, event_id)
-        if event is None or event.workspace_id != workspace_id or event.status not in CURRENT_STATUSES:
-            raise NoEventHere("That event has closed or been removed, so it cannot be changed.")
-        people.require_runner(session, event=event, slack_user_id=slack_user_id, action="change this event")
-        return update_event(session, event=event, details=details)
-
-
-def enrol_joiner(sessions: sessionmaker[Session], *, workspace_id: int, channel_id: str, slack_user_id: str) -> bool:
-    """Make someone who joined a channel an attendee of its current event, if it has one."""
-    with unit_of_work(sessions) as session:
-        event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
-        if event is None:
-            return False
-        people.add_attendees(session, event=event, slack_user_ids=[slack_user_id])
-        return True

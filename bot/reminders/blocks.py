@@ -29,20 +29,19 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.models import ReminderAudience, ReminderStatus
-from bot.slack.messages import Message, blocks_of
+from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
 from bot.slack.text import escape, local_date_and_time, truncate
+from bot.slack.views import VALUE
 
 if TYPE_CHECKING:
-    from bot.reminders import EventReminders, FormContext, ReminderSummary
+    from bot.reminders.rules import EventReminders, FormContext, ReminderSummary
 
 REMIND_CALLBACK = "evaluation_reminder"
 COMPLETED_ACTION = "evaluation_completed"
 OPEN_FORM_ACTION = "evaluation_form_open"
 CHANGE_ACTION = "reminder_change"
 CANCEL_ACTION = "reminder_cancel"
-VALUE = "value"  # the action id of every input in the modal: the block id names the field
 
-SECTION_LIMIT = 3000
 TEXT_PREVIEW = 200
 ONLY_INCOMPLETE = "only_incomplete"
 

@@ -21,14 +21,19 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased
 
-from bot import people
-from bot.db import unit_of_work
 from bot.errors import UserError
-from bot.events import NoEventHere
-from bot.models import AgendaSegment, Event, FollowUp, Person, Question, QuestionStatus, Vote
-from bot.reflections import neutralise_for_spreadsheet
+from bot.models import (
+    AgendaSegment,
+    Event,
+    FollowUp,
+    Person,
+    Question,
+    QuestionStatus,
+    Vote,
+)
+from bot.reflections.rules import neutralise_for_spreadsheet
 
 ACTION = "see the questions"
 NO_SEGMENT_TITLE = "No agenda item"
@@ -318,24 +323,3 @@ def questions_csv(found: QuestionDigest) -> str:
             row.asked_at.astimezone(zone).isoformat(timespec="minutes"),
         ])
     return out.getvalue()
-
-
-def pull(sessions: sessionmaker[Session], *, event_id: int, status_filter: StatusFilter) -> QuestionDigest:
-    with unit_of_work(sessions) as session:
-        return digest(session, event_id=event_id, status_filter=status_filter)
-
-
-def export(sessions: sessionmaker[Session], *, event_id: int, status_filter: StatusFilter) -> tuple[QuestionDigest, str]:
-    """The digest and the same as CSV text."""
-    found = pull(sessions, event_id=event_id, status_filter=status_filter)
-    return found, questions_csv(found)
-
-
-def require_runner_of(sessions: sessionmaker[Session], *, workspace_id: int, event_id: int, slack_user_id: str) -> None:
-    """For buttons on a digest: the event must still be this workspace's and the clicker its chair
-    or organiser (a digest's buttons are checked again on every click, not trusted)."""
-    with unit_of_work(sessions) as session:
-        event = session.get(Event, event_id)
-        if event is None or event.workspace_id != workspace_id:
-            raise NoEventHere("That event no longer exists.")
-        people.require_runner(session, event=event, slack_user_id=slack_user_id, action=ACTION)

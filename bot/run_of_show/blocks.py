@@ -13,19 +13,11 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.models import AgendaSegment, Event, ReflectionPrompt, ReflectionTheme
-from bot.slack.messages import Message, blocks_of
+from bot.reflections.blocks import SHARE_REFLECTION_ACTION, THEME_NAMES
+from bot.run_of_show.rules import RunState
+from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
 from bot.slack.text import escape, local_date_and_time, local_time, truncate
 
-SHARE_REFLECTION_ACTION = "share_reflection"
-
-THEME_NAMES: dict[ReflectionTheme, str] = {
-    ReflectionTheme.IMPROVEMENT: "improvement",
-    ReflectionTheme.COLLABORATIVE_WORKING: "collaborative working",
-    ReflectionTheme.EQUITY: "equity",
-    ReflectionTheme.NEXT_STEPS: "next steps",
-}
-
-SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 
 
@@ -112,3 +104,31 @@ def close(event: Event, counts: dict[ReflectionTheme, int]) -> Message:
         parts.append(DividerBlock())
         parts.append(_section(f"*Next time*\n{escape(event.next_event_notice)}"))
     return Message(text=f"Thank you for joining {escape(event.title)}", blocks=blocks_of(*parts))
+
+
+def status(state: RunState) -> Message:
+    event = state.event
+    zone = event.timezone
+    lines = [f"*{escape(event.title)}* is {event.status.value}."]
+    if state.current_segment is not None:
+        lines.append(f"Now: *{escape(state.current_segment.title)}*")
+    if state.next_segment is not None and state.next_segment_due is not None:
+        lines.append(
+            f"Next: *{escape(state.next_segment.title)}* at {local_time(state.next_segment_due, timezone=zone)} "
+            "(or now, with `/event next`)"
+        )
+    elif event.status.value == "live":
+        lines.append("Every agenda item has been announced; `/event close` ends the session.")
+    offset_minutes = round(event.schedule_offset_seconds / 60)
+    if offset_minutes:
+        lines.append(f"Running {abs(offset_minutes)} minute{'s' if abs(offset_minutes) != 1 else ''} "
+                     f"{'behind' if offset_minutes > 0 else 'ahead of'} the programme.")
+    if state.unposted_prompts:
+        lines.append("Prompts not yet posted: " + ", ".join(
+            f"`{p.theme.value}`" + (f" at {local_time(p.scheduled_at, timezone=zone)}" if p.scheduled_at else "")
+            for p in state.unposted_prompts))
+    lines.append("Reflections so far: " + ", ".join(
+        f"{THEME_NAMES[t]} {n}" for t, n in state.reflection_counts.items()))
+    lines.append(f"Closes at {local_time(event.ends_at, timezone=zone)}.")
+    return Message(text=f"Status of {escape(event.title)}", blocks=blocks_of(
+        SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT)))))

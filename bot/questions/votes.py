@@ -18,11 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from bot import questions
-from bot.db import unit_of_work
+from bot.db import Database, unit_of_work
 from bot.errors import UserError
+from bot.questions import rules as questions
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +38,8 @@ class Click:
 
 
 class VoteRecorder:
-    def __init__(self, sessions: sessionmaker[Session], on_recorded: Callable[[int], None]) -> None:
-        self.sessions = sessions
+    def __init__(self, database: Database, on_recorded: Callable[[int], None]) -> None:
+        self.database = database
         self.on_recorded = on_recorded
         self._clicks: queue.Queue[Click] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -76,7 +74,7 @@ class VoteRecorder:
         touched: set[int] = set()
         refusals: list[tuple[Click, str]] = []
         try:
-            with unit_of_work(self.sessions) as session:
+            with unit_of_work(self.database) as session:
                 for click in batch:
                     try:
                         with session.begin_nested():

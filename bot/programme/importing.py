@@ -12,13 +12,13 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot import events
-from bot.db import unit_of_work
+from bot.db import Database, unit_of_work
 from bot.errors import UserError
+from bot.events import rules as events
 from bot.models import AgendaSegment, Event, ReflectionPrompt, Reminder, Role
-from bot.programme import PersonRef, Programme, render_reminder_text
+from bot.programme.schema import PersonRef, Programme
+from bot.reminders.timing import render_reminder_text
 from bot.workspaces import ensure_workspace
 
 
@@ -37,7 +37,7 @@ class ImportedEvent:
 
 
 def import_programme(
-    sessions: sessionmaker[Session], client: WebClient, programme: Programme, *, channel_id: str | None,
+    database: Database, client: WebClient, programme: Programme, *, channel_id: str | None,
     now: datetime,
 ) -> ImportedEvent:
     channel = channel_id or programme.channel_id
@@ -66,7 +66,7 @@ def import_programme(
     if problems:
         raise ImportProblems(problems)
 
-    with unit_of_work(sessions) as session:
+    with unit_of_work(database) as session:
         workspace = ensure_workspace(session, team_id=team_id)
         event = Event(
             workspace_id=workspace.id,

@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 
 from bot.errors import UserError
 from bot.models import QuestionStatus
-from bot.question_digest import (
+from bot.questions.digest import (
     ANONYMOUS,
     ANYONE,
     STATUS_NAMES,
@@ -31,7 +31,7 @@ from bot.question_digest import (
     QuestionDigest,
     StatusFilter,
 )
-from bot.slack.messages import Message, blocks_of
+from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
 from bot.slack.text import escape, truncate
 
 PREVIOUS_PAGE_ACTION = "questions_page_previous"
@@ -39,7 +39,6 @@ NEXT_PAGE_ACTION = "questions_page_next"
 EXPORT_CSV_ACTION = "questions_export_csv"
 
 MAX_MESSAGE_BLOCKS = 50
-SECTION_LIMIT = 3000
 QUESTIONS_PER_PAGE = 20
 # Caps on each piece of a question line (after escaping), so a heading (at most 180 + 90 + a few
 # words) and one line always fit in a section: 300 + 1200 + 600 + 600 + markers stays under 3000.

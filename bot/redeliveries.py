@@ -8,7 +8,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import ProcessedSlackEvent, utcnow
+from bot.clock import utcnow
+from bot.models import ProcessedSlackEvent
 
 # Slack retries for a few minutes at most; a day leaves a wide margin and a small table.
 KEEP_PROCESSED_IDS_FOR = timedelta(days=1)

@@ -22,9 +22,15 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.models import QuestionStatus
-from bot.questions import MAX_ANSWER_LENGTH, MAX_QUESTION_LENGTH, MAX_REASON_LENGTH, QuestionCard
+from bot.questions.rules import (
+    MAX_ANSWER_LENGTH,
+    MAX_QUESTION_LENGTH,
+    MAX_REASON_LENGTH,
+    QuestionCard,
+)
 from bot.slack.messages import Message, blocks_of
 from bot.slack.text import escape, truncate
+from bot.slack.views import VALUE
 
 UPVOTE = "question_upvote"
 ANSWERED_LIVE = "question_answered_live"
@@ -40,7 +46,6 @@ ASK_CALLBACK = "question_ask"
 ANSWER_CALLBACK = "question_answer"
 DISMISS_CALLBACK = "question_dismiss"
 MERGE_CALLBACK = "question_merge"
-VALUE = "value"
 
 STATUS_LINES = {
     QuestionStatus.AWAITING_APPROVAL: ":hourglass: Waiting for a chair's approval",

@@ -1,15 +1,8 @@
-"""Programme files: an event's run of show written in TOML, checked, and turned into a timeline.
+"""Programme files read and checked: TOML in, a `Programme` out, or every problem found at once.
 
-A programme file describes one live session: the event itself, its agenda, the four reflection
-prompts, the evaluation reminders, partner organisations, housekeeping notes and the next-event
-notice. `docs/programme-files.md` documents every key; `examples/provider-collaboratives.toml`
-is a complete example.
-
-This module is pure domain code (no Slack, no database): `eventbot event plan FILE` uses it to
-show what the bot will post and when, and `eventbot event import FILE` stores the result.
-
-Times in a file are wall-clock times in the event's own time zone; everything this module
-returns is timezone-aware UTC, so daylight-saving changes are dealt with once, here.
+Pure domain code (no Slack, no database): `eventbot event plan FILE` uses it to show what the bot
+will post and when, and `eventbot event import FILE` stores the result. Times in a file are
+wall-clock times in the event's own time zone; everything returned is timezone-aware UTC.
 """
 
 from __future__ import annotations
@@ -18,98 +11,43 @@ import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import date, datetime, time
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from bot import clock
+from bot.clock import UTC, format_local, hhmm, local_to_utc, parse_hhmm
+from bot.events.rules import DEFAULT_PROMPTS
 from bot.models import ReflectionTheme, ReminderAudience, SegmentKind
-
-__all__ = [
-    "DEFAULT_FOLLOW_UP_DAYS",
-    "DEFAULT_GRACE_HOURS",
-    "DEFAULT_PROMPTS",
-    "DEFAULT_TIMEZONE",
-    "FORM_URL_PLACEHOLDER",
-    "PersonRef",
-    "Problem",
-    "Programme",
-    "ProgrammeError",
-    "PromptPlan",
-    "ReminderPlan",
-    "SegmentPlan",
-    "TimelineEntry",
-    "format_plan",
-    "load_programme",
-    "parse_programme",
-    "render_reminder_text",
-    "resolve_reminder_time",
-    "timeline",
-    "to_utc",
-]
-
-UTC = dt_timezone.utc
-
-DEFAULT_TIMEZONE = "Europe/London"
-DEFAULT_FOLLOW_UP_DAYS = 14
-DEFAULT_GRACE_HOURS = 6
-FORM_URL_PLACEHOLDER = "{form_url}"
-
-# The wording the seed event used; a [[prompts]] block without `text` gets its theme's line.
-DEFAULT_PROMPTS: dict[ReflectionTheme, str] = {
-    ReflectionTheme.IMPROVEMENT: "What are you hearing that relates to improvement?",
-    ReflectionTheme.COLLABORATIVE_WORKING: "What are you hearing that relates to collaborative working?",
-    ReflectionTheme.EQUITY: "What are you hearing that relates to equity?",
-    ReflectionTheme.NEXT_STEPS: "What actions or next steps might you take following this learning?",
-}
-
-# Limits match the database columns the importer writes to (String(255), String(2000)) and
-# Slack's 3,000-character limit on a section block's text.
-MAX_TITLE_CHARS = 255
-MAX_URL_CHARS = 2000
-MAX_TEXT_CHARS = 3000
-FOLLOW_UP_DAYS_RANGE = (1, 90)
-# A grace window longer than a week would deliver an evaluation reminder long after it is useful.
-MAX_GRACE_HOURS = 168
-
-# "dm" is what organisers write; "direct_message" is the stored value, accepted too.
-AUDIENCES: dict[str, ReminderAudience] = {
-    "dm": ReminderAudience.DIRECT_MESSAGE,
-    "direct_message": ReminderAudience.DIRECT_MESSAGE,
-    "channel": ReminderAudience.CHANNEL,
-}
-
-EVENT_KEYS = (
-    "title",
-    "date",
-    "start",
-    "end",
-    "timezone",
-    "channel",
-    "evaluation_form_url",
-    "follow_up_days",
-    "questions_need_approval",
-    "organisers",
-    "chairs",
-    "presenters",
-    "housekeeping",
-    "partners",
-    "next_event",
+from bot.programme.schema import (
+    AGENDA_KEYS,
+    AUDIENCES,
+    DEFAULT_FOLLOW_UP_DAYS,
+    DEFAULT_TIMEZONE,
+    EVENT_KEYS,
+    FOLLOW_UP_DAYS_RANGE,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    PROMPT_KEYS,
+    REMINDER_KEYS,
+    TOP_LEVEL_KEYS,
+    PersonRef,
+    Problem,
+    Programme,
+    ProgrammeError,
+    PromptPlan,
+    ReminderPlan,
+    SegmentPlan,
 )
-TOP_LEVEL_KEYS = ("event", "agenda", "prompts", "reminders")
-AGENDA_KEYS = ("title", "start", "kind", "speakers")
-PROMPT_KEYS = ("theme", "text", "at")
-REMINDER_KEYS = ("when", "audience", "only_incomplete", "text", "grace_hours")
-
-REMINDER_FORMS = (
-    "'at close', "
-    "'N hours after' or 'N minutes after' the close (e.g. '2 hours after', '90 minutes after'), "
-    "'next day HH:MM' (e.g. 'next day 10:00'), "
-    "or a date and time 'YYYY-MM-DD HH:MM' (e.g. '2024-02-27 10:00'); "
-    "times are in the event's time zone"
+from bot.reminders.timing import (
+    DEFAULT_GRACE_HOURS,
+    MAX_GRACE_HOURS,
+    MAX_TEXT_CHARS,
+    placeholder_problem,
+    resolve_reminder_time,
 )
 
 # Slack user IDs: U… for ordinary users, W… for Enterprise Grid users; upper-case letters and
@@ -118,216 +56,9 @@ _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{8,31}$")
 _SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,31}$")
 # Deliberately loose: the importer looks the address up in Slack, which is the real check.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _BARE_TIME_LINE = re.compile(r"=\s*\d{1,2}:\d{2}\s*(#.*)?$")
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-# --- what a programme becomes ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PersonRef:
-    """Someone named in a programme: by Slack user ID, or by email for the importer to look up."""
-
-    slack_user_id: str | None
-    email: str | None
-
-    def __post_init__(self) -> None:
-        if (self.slack_user_id is None) == (self.email is None):
-            raise ValueError("a PersonRef has exactly one of slack_user_id and email")
-
-    def __str__(self) -> str:
-        return self.slack_user_id or self.email or ""
-
-
-@dataclass(frozen=True)
-class SegmentPlan:
-    position: int  # 1 for the first [[agenda]] block
-    title: str
-    kind: SegmentKind
-    speakers: tuple[str, ...]
-    starts_at: datetime  # aware, UTC
-
-
-@dataclass(frozen=True)
-class PromptPlan:
-    theme: ReflectionTheme
-    text: str
-    at: datetime | None  # aware, UTC; None: a chair posts it by command
-
-
-@dataclass(frozen=True)
-class ReminderPlan:
-    when_spec: str  # the organiser's words, kept to show back to them
-    audience: ReminderAudience
-    only_incomplete: bool
-    text: str  # as written, {form_url} and all: see render_reminder_text
-    grace_minutes: int
-    # Aware UTC. For "next day HH:MM" this is HH:MM in the event's zone; a sender re-resolves
-    # `local_time_for_recipient` in each recipient's own zone.
-    due_at: datetime
-    local_time_for_recipient: str | None  # "HH:MM" for per-recipient DMs, else None
-
-
-@dataclass(frozen=True)
-class Programme:
-    title: str
-    timezone: str
-    starts_at: datetime  # aware, UTC
-    ends_at: datetime  # aware, UTC
-    channel_id: str | None
-    evaluation_form_url: str | None
-    follow_up_days: int
-    questions_need_approval: bool
-    organisers: tuple[PersonRef, ...]
-    chairs: tuple[PersonRef, ...]
-    presenters: tuple[PersonRef, ...]
-    housekeeping: tuple[str, ...]
-    partners: tuple[str, ...]
-    next_event: str | None
-    segments: tuple[SegmentPlan, ...]
-    prompts: tuple[PromptPlan, ...]  # all four themes, in ReflectionTheme order
-    reminders: tuple[ReminderPlan, ...]  # in file order
-
-
-@dataclass(frozen=True)
-class Problem:
-    where: str  # "file.toml: agenda[2].start", or "file.toml line 14" for TOML syntax errors
-    message: str  # what is wrong and what would be valid
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
-
-
-class ProgrammeError(Exception):
-    """A programme file that cannot be used; `problems` lists everything found, not just the first."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        count = len(problems)
-        heading = f"{count} problem{'s' if count != 1 else ''} in the programme file"
-        super().__init__("\n".join([heading + ":", *(f"  {problem}" for problem in problems)]))
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime  # aware, UTC
-    kind: str  # "welcome", "segment", "prompt", "close" or "reminder"
-    description: str
-
-
-# --- times -------------------------------------------------------------------------------------
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        # ZoneInfo raises ValueError for strings that cannot be a key at all ("../x", "").
-        raise ValueError(
-            f"unknown time zone {name!r}: use an IANA name such as 'Europe/London' or 'America/New_York'"
-        ) from None
-
-
-def _parse_hhmm(text: str) -> time:
-    match = _HHMM.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a time: write 24-hour HH:MM, e.g. '14:30'")
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-def _exists(naive: datetime, zone: ZoneInfo) -> bool:
-    """Whether a wall-clock time happens in a zone: a time skipped by the clocks going forward does not."""
-    aware = naive.replace(tzinfo=zone)
-    return aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive
-
-
-def _hhmm(moment: datetime | time) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"
-
-
-def _local_to_utc(day: date, wall: time, zone: ZoneInfo, zone_name: str) -> datetime:
-    naive = datetime.combine(day, wall)
-    if not _exists(naive, zone):
-        # Find the whole skipped stretch so the message can say which times would work.
-        first = naive
-        while not _exists(first - timedelta(minutes=1), zone):
-            first -= timedelta(minutes=1)
-        after = naive
-        while not _exists(after, zone):
-            after += timedelta(minutes=1)
-        last = after - timedelta(minutes=1)
-        raise ValueError(
-            f"{_hhmm(wall)} does not exist on {_day_label(day)} in {zone_name}: the clocks go forward "
-            f"and skip {_hhmm(first)}–{_hhmm(last)}; use a time before {_hhmm(first)} or from {_hhmm(after)}"
-        )
-    # fold=0 (the default): when the clocks go back and a time happens twice, take the first.
-    return naive.replace(tzinfo=zone).astimezone(UTC)
-
-
-def to_utc(day: date, hhmm: str, timezone: str) -> datetime:
-    """The UTC instant of wall-clock `hhmm` on `day` in `timezone`.
-
-    Raises ValueError for a malformed time, an unknown zone, or a time the clocks skip when they
-    go forward (01:30 on 2024-03-31 in Europe/London). A time that happens twice when the clocks
-    go back (01:30 on 2024-10-27 in Europe/London) is taken at its first occurrence (fold=0).
-    """
-    return _local_to_utc(day, _parse_hhmm(hhmm), _zone(timezone), timezone)
-
-
-_RELATIVE = re.compile(r"^(\d+)\s+(hours?|hrs?|minutes?|mins?)\s+after(?:\s+(?:the\s+)?close)?$")
-_NEXT_DAY = re.compile(r"^next\s+day\s+(?:at\s+)?(\S+)$")
-_ABSOLUTE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s+|t)(\S+)$")
-
-
-def resolve_reminder_time(when_spec: str, *, event_ends_at: datetime, timezone: str) -> tuple[datetime, str | None]:
-    """When a reminder is due: (aware UTC instant, "HH:MM" if it is a per-recipient local time).
-
-    Forms (case and spacing do not matter): "at close"; "N hours after" / "N minutes after"
-    (the close; "after close" is accepted too); "next day HH:MM" (the day after the event's
-    close, in the event's zone, and per recipient); "YYYY-MM-DD HH:MM" (in the event's zone).
-    Raises ValueError naming the valid forms for anything else.
-    """
-    if event_ends_at.tzinfo is None:
-        raise ValueError("event_ends_at must be timezone-aware")
-    zone = _zone(timezone)
-    spec = " ".join(when_spec.lower().split())
-    if spec in ("at close", "close", "at the close"):
-        return event_ends_at.astimezone(UTC), None
-    if match := _RELATIVE.match(spec):
-        amount = int(match.group(1))
-        unit = timedelta(hours=1) if match.group(2).startswith("h") else timedelta(minutes=1)
-        # Plain arithmetic on the UTC instant: "2 hours after" is two elapsed hours, DST or not.
-        return event_ends_at.astimezone(UTC) + amount * unit, None
-    if match := _NEXT_DAY.match(spec):
-        wall = _parse_hhmm(match.group(1))
-        next_day = event_ends_at.astimezone(zone).date() + timedelta(days=1)
-        return _local_to_utc(next_day, wall, zone, timezone), _hhmm(wall)
-    if match := _ABSOLUTE.match(spec):
-        try:
-            day = date.fromisoformat(match.group(1))
-        except ValueError:
-            raise ValueError(f"{match.group(1)!r} is not a real date: write YYYY-MM-DD") from None
-        return _local_to_utc(day, _parse_hhmm(match.group(2)), zone, timezone), None
-    raise ValueError(f"unknown reminder time {when_spec!r}: use {REMINDER_FORMS}")
-
-
-def render_reminder_text(text: str, evaluation_form_url: str | None) -> str:
-    """A reminder's text with {form_url} replaced by the evaluation form's address.
-
-    ReminderPlan.text keeps the placeholder as written, so the caller chooses when the URL is
-    filled in (at import, or at sending time if the form may still change).
-    """
-    return text.replace(FORM_URL_PLACEHOLDER, evaluation_form_url or "(no evaluation form set)")
-
-
-# --- reading a file ----------------------------------------------------------------------------
 
 
 def load_programme(path: Path) -> Programme:
@@ -400,11 +131,6 @@ def _type_name(value: object) -> str:
 
 def _choices(values: Iterable[str]) -> str:
     return ", ".join(f"'{value}'" for value in values)
-
-
-def _day_label(day: date) -> str:
-    # Built by hand, not strftime("%a %b"), so the output does not depend on the machine's locale.
-    return f"{_WEEKDAYS[day.weekday()]} {day.day:02d} {_MONTHS[day.month - 1]} {day.year}"
 
 
 class _Parser:
@@ -496,12 +222,12 @@ class _Parser:
             return None
         if isinstance(value, time):
             if value.second or value.microsecond:
-                self.problem(where, f"{value.isoformat()} has seconds; times are to the minute, e.g. \"{_hhmm(value)}\"")
+                self.problem(where, f"{value.isoformat()} has seconds; times are to the minute, e.g. \"{hhmm(value)}\"")
                 return None
             return value
         if isinstance(value, str):
             try:
-                return _parse_hhmm(value)
+                return parse_hhmm(value)
             except ValueError as error:
                 self.problem(where, str(error))
                 return None
@@ -513,7 +239,7 @@ class _Parser:
         if day is None or wall is None or zone is None:
             return None
         try:
-            return _local_to_utc(day, wall, zone[0], zone[1])
+            return local_to_utc(day, wall, zone[0], zone[1])
         except ValueError as error:
             self.problem(where, str(error))
             return None
@@ -577,7 +303,7 @@ class _Parser:
             self.problem("event.timezone", f"must be a string such as 'Europe/London', not {_type_name(zone_name)}")
         else:
             try:
-                zone = (_zone(zone_name.strip()), zone_name.strip())
+                zone = (clock.zone(zone_name.strip()), zone_name.strip())
             except ValueError as error:
                 self.problem("event.timezone", str(error))
         start_wall = self.local_time(event, "start", "event.start", required=True)
@@ -587,7 +313,7 @@ class _Parser:
         if starts_at and ends_at and ends_at <= starts_at:
             self.problem(
                 "event.end",
-                f"{_hhmm(end_wall or time())} is not after the start, {_hhmm(start_wall or time())}; "
+                f"{hhmm(end_wall or time())} is not after the start, {hhmm(start_wall or time())}; "
                 "an event starts and ends on the same day",
             )
             ends_at = None  # no window to check the rest against
@@ -696,15 +422,15 @@ class _Parser:
             if starts_at and ends_at and not starts_at <= at < ends_at:
                 self.problem(
                     f"{where}.start",
-                    f"{_hhmm(wall)} is outside the event; an agenda item starts at or after the event's start "
+                    f"{hhmm(wall)} is outside the event; an agenda item starts at or after the event's start "
                     f"({self.wall(starts_at, zone)}) and before its end ({self.wall(ends_at, zone)})",
                 )
             if previous and at <= previous[1]:
                 self.problem(
                     f"{where}.start",
-                    f"{_hhmm(wall)} is not after the previous item's start ({previous[0]}); list the agenda in time order",
+                    f"{hhmm(wall)} is not after the previous item's start ({previous[0]}); list the agenda in time order",
                 )
-            previous = (_hhmm(wall), at)
+            previous = (hhmm(wall), at)
             if title is not None and kind is not None:
                 segments.append(SegmentPlan(position, title, kind, tuple(speakers), at))
         return segments
@@ -728,7 +454,7 @@ class _Parser:
             if at and starts_at and ends_at and not starts_at <= at <= ends_at:
                 self.problem(
                     f"{where}.at",
-                    f"{_hhmm(wall or time())} is outside the event; a prompt is posted between its start "
+                    f"{hhmm(wall or time())} is outside the event; a prompt is posted between its start "
                     f"({self.wall(starts_at, zone)}) and end ({self.wall(ends_at, zone)}), "
                     "or leave `at` out for a chair to post it",
                 )
@@ -797,11 +523,9 @@ class _Parser:
         return plans
 
     def check_placeholders(self, text: str, where: str, form_url: str | None) -> None:
-        for name in _PLACEHOLDER.findall(text):
-            if "{" + name + "}" != FORM_URL_PLACEHOLDER:
-                self.problem(where, f"unknown placeholder {{{name}}}; the only placeholder is {FORM_URL_PLACEHOLDER}")
-        if FORM_URL_PLACEHOLDER in text and not form_url:
-            self.problem(where, f"uses {FORM_URL_PLACEHOLDER} but the event has no evaluation_form_url; add one to [event]")
+        problem = placeholder_problem(text, form_url)
+        if problem:
+            self.problem(where, problem)
 
     def grace_minutes(self, block: Mapping[str, Any], where: str) -> int:
         value = block.get("grace_hours", DEFAULT_GRACE_HOURS)
@@ -817,8 +541,8 @@ class _Parser:
     def wall(moment: datetime, zone: tuple[ZoneInfo, str] | None) -> str:
         """A UTC instant as the event's wall-clock time, for messages."""
         if zone is None:
-            return _hhmm(moment)
-        return _format_local(moment, zone[0])
+            return hhmm(moment)
+        return format_local(moment, zone[0])
 
 
 def _is_web_url(text: str) -> bool:
@@ -827,118 +551,4 @@ def _is_web_url(text: str) -> bool:
     parts = urlsplit(text)
     return parts.scheme in ("http", "https") and bool(parts.hostname) and "." in (parts.hostname or "")
 
-
-# --- what the bot will do ----------------------------------------------------------------------
-
-
-def _people(refs: tuple[PersonRef, ...]) -> str:
-    return ", ".join(str(ref) for ref in refs) or "none"
-
-
-def timeline(programme: Programme) -> list[TimelineEntry]:
-    """Everything the bot will post for this programme, in time order (UTC instants)."""
-    # Ties (the first segment at the start, a reminder "at close") follow the order of a session:
-    # welcome, segment, prompt, close, reminder.
-    rank = {"welcome": 0, "segment": 1, "prompt": 2, "close": 3, "reminder": 4}
-    entries: list[TimelineEntry] = []
-
-    agenda = "; ".join(f"{segment.position}. {segment.title}" for segment in programme.segments)
-    notes = len(programme.housekeeping)
-    entries.append(
-        TimelineEntry(
-            programme.starts_at,
-            "welcome",
-            f"Welcome to {programme.title}: the agenda ({agenda}) and "
-            f"{notes} housekeeping note{'s' if notes != 1 else ''}",
-        )
-    )
-    for segment in programme.segments:
-        speakers = f" — {'; '.join(segment.speakers)}" if segment.speakers else ""
-        entries.append(
-            TimelineEntry(
-                segment.starts_at,
-                "segment",
-                f"Announce agenda item {segment.position} ({segment.kind.value}): {segment.title}{speakers}",
-            )
-        )
-    for prompt in programme.prompts:
-        if prompt.at is not None:
-            entries.append(TimelineEntry(prompt.at, "prompt", f"Reflection prompt ({prompt.theme.value}): {prompt.text}"))
-
-    close = ["thanks", "reflection counts"]
-    if programme.evaluation_form_url:
-        close.append(f"evaluation form link {programme.evaluation_form_url}")
-    else:
-        close.append("no evaluation form link (none set)")
-    if programme.next_event:
-        close.append(f"next event: {programme.next_event}")
-    entries.append(TimelineEntry(programme.ends_at, "close", "Close: " + ", ".join(close)))
-
-    for reminder in programme.reminders:
-        if reminder.audience is ReminderAudience.CHANNEL:
-            who = "Reminder in the channel"
-        elif reminder.only_incomplete:
-            who = "Reminder by DM to everyone who has not said they completed the evaluation"
-        else:
-            who = "Reminder by DM to every participant"
-        when = (
-            f" at {reminder.local_time_for_recipient} in each recipient's own time zone"
-            if reminder.local_time_for_recipient
-            else ""
-        )
-        text = render_reminder_text(reminder.text, programme.evaluation_form_url)
-        entries.append(TimelineEntry(reminder.due_at, "reminder", f"{who}{when} ({reminder.when_spec}): {text}"))
-
-    entries.sort(key=lambda entry: (entry.at, rank[entry.kind]))
-    return entries
-
-
-def _zone_label(moment: datetime) -> str:
-    """'GMT', 'BST', 'EST'…; zones whose abbreviation is only a number ('-03') get 'UTC-03:00'."""
-    name = moment.tzname() or ""
-    if name.isalpha():
-        return name
-    offset = moment.utcoffset() or timedelta(0)
-    sign = "-" if offset < timedelta(0) else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def _format_local(moment: datetime, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
-    return f"{_day_label(local.date())} {_hhmm(local)} {_zone_label(local)}"
-
-
-def format_plan(programme: Programme) -> str:
-    """A human-readable plan: header, then one line per timeline entry in the event's local time."""
-    zone = ZoneInfo(programme.timezone)
-    start = programme.starts_at.astimezone(zone)
-    end = programme.ends_at.astimezone(zone)
-    if _zone_label(start) == _zone_label(end):
-        hours = f"{_hhmm(start)}–{_hhmm(end)} {_zone_label(end)}"
-    else:  # the clocks change during the session: label each end
-        hours = f"{_hhmm(start)} {_zone_label(start)} – {_hhmm(end)} {_zone_label(end)}"
-    lines = [
-        programme.title,
-        f"date: {_day_label(start.date())}, {hours}",
-        f"time zone: {programme.timezone}",
-        f"channel: {programme.channel_id or 'set with --channel on import'}",
-        f"organisers: {_people(programme.organisers)}",
-        f"chairs: {_people(programme.chairs)}",
-        f"presenters: {_people(programme.presenters)}",
-        f"evaluation form: {programme.evaluation_form_url or 'none'}",
-        f"follow-up window: {programme.follow_up_days} days; "
-        f"questions need a chair's approval: {'yes' if programme.questions_need_approval else 'no'}",
-    ]
-    if programme.partners:
-        lines.append(f"partners: {', '.join(programme.partners)}")
-    lines += ["", f"timeline (times in {programme.timezone}):"]
-    for entry in timeline(programme):
-        description = " ".join(entry.description.split())
-        lines.append(f"  {_format_local(entry.at, zone)}  {entry.kind:<8}  {description}")
-    unscheduled = [prompt for prompt in programme.prompts if prompt.at is None]
-    if unscheduled:
-        lines += ["", "posted when a chair asks:"]
-        lines += [f"  reflection prompt ({prompt.theme.value}): {prompt.text}" for prompt in unscheduled]
-    return "\n".join(lines) + "\n"
 

@@ -26,9 +26,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot.db import unit_of_work
+from bot.db import Database, unit_of_work
 from bot.models import SchedulerLease
 
 logger = logging.getLogger(__name__)
@@ -150,8 +150,8 @@ def release(session: Session, *, holder: str, now: datetime, name: str = SCHEDUL
 class SchedulerSingleton:
     """This process's view of the lease: `active` says whether to run the scheduled jobs now."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, identity: str | None = None) -> None:
-        self.sessions = sessions
+    def __init__(self, database: Database, *, identity: str | None = None) -> None:
+        self.database = database
         self.identity = identity or process_identity()
         self.active = False
         self._reported: tuple[bool, str | None] | None = None
@@ -159,7 +159,7 @@ class SchedulerSingleton:
     def renew(self, now: datetime | None = None) -> bool:
         now = now or datetime.now(timezone.utc)
         try:
-            with unit_of_work(self.sessions) as session:
+            with unit_of_work(self.database) as session:
                 state = acquire_or_renew(session, holder=self.identity, now=now)
         except Exception:
             # Without the database we cannot know who leads; stop leading rather than risk two.
@@ -185,7 +185,7 @@ class SchedulerSingleton:
             return
         self.active = False
         try:
-            with unit_of_work(self.sessions) as session:
+            with unit_of_work(self.database) as session:
                 release(session, holder=self.identity, now=datetime.now(timezone.utc))
             logger.info("scheduler lease released")
         except Exception:

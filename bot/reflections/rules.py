@@ -8,13 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from bot import people
-from bot.db import unit_of_work
+from bot.clock import utcnow
 from bot.errors import UserError
-from bot.models import Event, Person, Reflection, ReflectionPrompt, ReflectionSource, ReflectionTheme, utcnow
+from bot.events import people
+from bot.models import (
+    Event,
+    Person,
+    Reflection,
+    ReflectionPrompt,
+    ReflectionSource,
+    ReflectionTheme,
+)
 
 MAX_REFLECTION_LENGTH = 2000
 
@@ -137,14 +144,6 @@ def shared_reflections(session: Session, *, event: Event) -> list[SharedReflecti
     return sorted(shared, key=lambda r: theme_order[r.theme])
 
 
-def export(sessions: sessionmaker[Session], *, event_id: int) -> tuple[str, list[SharedReflection], str]:
-    """The event's title, its reflections, and the same as CSV text."""
-    with unit_of_work(sessions) as session:
-        event = session.get_one(Event, event_id)
-        shared = shared_reflections(session, event=event)
-        return event.title, shared, reflections_csv(shared, timezone=event.timezone)
-
-
 def neutralise_for_spreadsheet(cell: str) -> str:
     """Spreadsheets run cells that start with = + - @ as formulas; a leading quote stops that."""
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
@@ -167,9 +166,13 @@ def reflections_csv(reflections: list[SharedReflection], *, timezone: str) -> st
     return out.getvalue()
 
 
-def prompt_by_id(sessions: sessionmaker[Session], *, workspace_id: int, prompt_id: int) -> ReflectionPrompt:
-    with unit_of_work(sessions) as session:
-        prompt = session.get(ReflectionPrompt, prompt_id)
-        if prompt is None or session.get_one(Event, prompt.event_id).workspace_id != workspace_id:
-            raise ReflectionError("That prompt no longer exists.")
-        return prompt
+def reflection_counts(session: Session, *, event_id: int) -> dict[ReflectionTheme, int]:
+    rows = session.execute(
+        select(ReflectionPrompt.theme, func.count(Reflection.id))
+        .join(Reflection, Reflection.prompt_id == ReflectionPrompt.id)
+        .where(ReflectionPrompt.event_id == event_id, Reflection.deleted_at.is_(None))
+        .group_by(ReflectionPrompt.theme)
+    ).all()
+    counts = {theme: 0 for theme in ReflectionTheme}
+    counts.update({theme: count for theme, count in rows})
+    return counts

@@ -14,9 +14,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from bot import people
 from bot.errors import UserError
-from bot.events import current_event, event_to_run
+from bot.events import people
+from bot.events.rules import current_event, event_to_run
 from bot.models import (
     AgendaSegment,
     Event,

@@ -1,0 +1,1 @@
+"""Questions: asking, voting, moderating, the queue to ask aloud, and the chair's digest."""

@@ -1,0 +1,1 @@
+"""Reflections: what attendees say in answer to the prompts, in threads or privately."""

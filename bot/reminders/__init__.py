@@ -1,0 +1,1 @@
+"""Evaluation-form reminders: when and to whom, the delivery outbox, and what the DMs say."""

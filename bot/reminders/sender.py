@@ -1,0 +1,341 @@
+"""The reminder outbox's Slack side: senders that claim due deliveries, post them once, and record what happened.
+
+See `bot/reminders/deliveries.py` for the rows and their claims. Exactly once: between a
+successful `chat.postMessage` and recording it a worker can die (`kill -9`), or the connection
+can drop after Slack has posted. Such a row is *in doubt*: whoever claims it next first looks in
+the conversation's history for a message whose metadata names this delivery, and records that
+message as the send instead of sending again. A worker never starts a send with less than its
+send timeout plus a margin (20 s) of its 60-second lease left, so a live worker's send is over
+before anyone else can reclaim the row.
+
+Rate limits. Slack answers 429 with Retry-After for the whole workspace's use of a method, so the
+sender pauses *every* thread in the process for that long (the `Pacer`) instead of letting each
+call sleep and retry on its own, and the 429ed row goes back to pending untouched (Slack did not
+post it).
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import utcnow
+from bot.db import Database, unit_of_work
+from bot.lease import process_identity
+from bot.models import (
+    ReminderAudience,
+    ReminderStatus,
+)
+from bot.reminders import blocks as reminder_blocks
+from bot.reminders.deliveries import (
+    CLAIM_BATCH,
+    HISTORY_PAGES,
+    LEASE_MARGIN_SECONDS,
+    MAX_ATTEMPTS,
+    METADATA_EVENT_TYPE,
+    PERMANENT_ERRORS,
+    SEND_TIMEOUT_SECONDS,
+    SENDER_THREADS,
+    SKIPPED_CANCELLED,
+    SKIPPED_COMPLETED,
+    SKIPPED_MISSED,
+    Claimed,
+    anything_due,
+    backoff,
+    claim,
+    mark_failed,
+    mark_sent,
+    mark_skipped,
+    put_back,
+    release_dead_claims,
+    retry_later,
+)
+from bot.slack.dm import dm_channel
+
+logger = logging.getLogger(__name__)
+
+
+# --- what Slack said ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlackOutcome:
+    kind: str  # "ratelimited", "permanent" or "transient"
+    error: str
+    in_doubt: bool = False  # Slack may have acted on the call despite the error
+    retry_after: float = 0.0
+
+
+def classify(error: Exception) -> SlackOutcome:
+    """Sort a failed Slack call into the error table's kinds."""
+    if isinstance(error, SlackApiError):
+        response = error.response
+        status = getattr(response, "status_code", 200) or 200
+        code = str(response.get("error") or f"http_{status}")
+        if status == 429 or code == "ratelimited":
+            return SlackOutcome("ratelimited", "ratelimited", retry_after=_retry_after(response))
+        if status >= 500:
+            return SlackOutcome("transient", f"{code} (HTTP {status})", in_doubt=True)
+        if code in PERMANENT_ERRORS:
+            return SlackOutcome("permanent", code)
+        return SlackOutcome("transient", code)
+    if isinstance(error, (OSError, http.client.HTTPException)):
+        # Timeouts, refused or dropped connections: the request may or may not have been handled.
+        return SlackOutcome("transient", f"no_response ({type(error).__name__})", in_doubt=True)
+    raise error
+
+
+def _retry_after(response: Any) -> float:
+    headers = getattr(response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+class Pacer:
+    """One pause for the whole process: a 429's Retry-After holds every sender thread back."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._resume_at = 0.0
+        self._lock = threading.Lock()
+        self.pauses = 0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            resume = self._clock() + seconds
+            if resume > self._resume_at:
+                self._resume_at = resume
+                self.pauses += 1
+
+    def remaining(self) -> float:
+        with self._lock:
+            return max(0.0, self._resume_at - self._clock())
+
+    def wait(self, stopping: threading.Event) -> None:
+        while (delay := self.remaining()) > 0 and not stopping.is_set():
+            stopping.wait(min(delay, 0.25))
+
+
+@dataclass
+class DeliveryRun:
+    """What one pass of `Sender.deliver_due` did."""
+
+    sent: int = 0
+    recovered: int = 0  # in-doubt rows found already posted, recorded without sending again
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+
+def sender_client(client: WebClient, *, timeout: int = SEND_TIMEOUT_SECONDS) -> WebClient:
+    """A sibling of the app's client without automatic retries: the outbox decides what is retried.
+
+    An automatic retry after a 5xx or a dropped connection could post a second copy; a per-call
+    429 sleep would let every thread wait on its own. Both are handled here instead.
+    """
+    return WebClient(token=client.token, base_url=client.base_url, timeout=timeout, retry_handlers=[],
+                     headers=dict(client.headers or {}))
+
+
+class Sender:
+    """Sends due deliveries from several threads; one per process, shared by every pass."""
+
+    def __init__(
+        self,
+        database: Database,
+        client: WebClient,
+        *,
+        identity: str | None = None,
+        threads: int = SENDER_THREADS,
+        batch: int = CLAIM_BATCH,
+        clock: Callable[[], datetime] = utcnow,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.database = database
+        self.client = sender_client(client)
+        self.identity = identity or process_identity()
+        self.threads = threads
+        self.batch = batch
+        self.clock = clock
+        self.pacer = pacer or Pacer()
+        self.stopping = threading.Event()
+        self._pass_lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Stop claiming; sends in flight finish and are recorded."""
+        self.stopping.set()
+
+    def busy(self) -> bool:
+        """Whether a pass is sending right now."""
+        return self._pass_lock.locked()
+
+    def deliver_due(self) -> DeliveryRun:
+        """Send everything due now, then return. Safe alongside other passes and other processes."""
+        run = DeliveryRun()
+        if self.stopping.is_set() or not self._pass_lock.acquire(blocking=False):
+            return run
+        try:
+            with unit_of_work(self.database) as session:
+                if not anything_due(session, now=self.clock()):
+                    return run
+            with unit_of_work(self.database) as session:
+                release_dead_claims(session, now=self.clock())
+            workers = [threading.Thread(target=self._work, args=(run,), name=f"reminder-sender-{n}", daemon=True)
+                       for n in range(self.threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        finally:
+            self._pass_lock.release()
+        if run.sent or run.failed or run.recovered:
+            logger.info("reminder deliveries: %s", run)
+        return run
+
+    def _work(self, run: DeliveryRun) -> None:
+        while not self.stopping.is_set():
+            self.pacer.wait(self.stopping)
+            if self.stopping.is_set():
+                return
+            try:
+                with unit_of_work(self.database) as session:
+                    items = claim(session, worker=self.identity, now=self.clock(), limit=self.batch)
+            except Exception:
+                logger.exception("could not claim deliveries; the next pass retries")
+                return
+            if not items:
+                return
+            for item in items:
+                self.pacer.wait(self.stopping)
+                try:
+                    if self.stopping.is_set():  # shutting down: hand unsent claims back untouched
+                        with unit_of_work(self.database) as session:
+                            put_back(session, item, resolved=False)
+                        continue
+                    self.process(item, run)
+                except Exception:
+                    # The row stays claimed and will be treated as in doubt when its lease ends.
+                    logger.exception("delivery %s failed unexpectedly", item.delivery_id)
+
+    # One delivery, start to finish. Public so tests can drive a single row.
+    def process(self, item: Claimed, run: DeliveryRun | None = None) -> str:
+        run = run or DeliveryRun()
+        now = self.clock()
+        if item.in_doubt:
+            try:
+                ts = self._find_sent(item)
+            except Exception as error:
+                return self._failed_call(item, error, run, now, in_doubt=True)
+            if ts is not None:
+                with unit_of_work(self.database) as session:
+                    mark_sent(session, item, ts=ts, now=now)
+                run.add("recovered")
+                return "recovered"
+        skip = self._skip_reason(item, now)
+        if skip is not None:
+            with unit_of_work(self.database) as session:
+                mark_skipped(session, item, reason=skip)
+            run.add("skipped")
+            return "skipped"
+        if (item.claimed_until - self.clock()).total_seconds() < SEND_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS:
+            with unit_of_work(self.database) as session:
+                put_back(session, item, resolved=True)
+            return "put_back"
+        message = reminder_blocks.reminder_message(
+            text=item.text, form_url=item.form_url, event_id=item.event_id,
+            in_channel=item.audience == ReminderAudience.CHANNEL,
+        )
+        try:
+            response = self.client.chat_postMessage(
+                channel=item.recipient, text=message.text, blocks=message.blocks,
+                metadata={"event_type": METADATA_EVENT_TYPE,
+                          "event_payload": {"delivery_id": item.delivery_id, "reminder_id": item.reminder_id}},
+                unfurl_links=False,
+            )
+        except Exception as error:
+            return self._failed_call(item, error, run, self.clock(), in_doubt=False)
+        with unit_of_work(self.database) as session:
+            mark_sent(session, item, ts=response["ts"], now=self.clock())
+        run.add("sent")
+        return "sent"
+
+    def _skip_reason(self, item: Claimed, now: datetime) -> str | None:
+        if item.reminder_status == ReminderStatus.CANCELLED:
+            return SKIPPED_CANCELLED
+        if item.only_incomplete and item.audience == ReminderAudience.DIRECT_MESSAGE and item.completed:
+            return SKIPPED_COMPLETED
+        if now > item.due_at + timedelta(minutes=item.grace_minutes):
+            return SKIPPED_MISSED
+        return None
+
+    def _failed_call(self, item: Claimed, error: Exception, run: DeliveryRun, now: datetime, *,
+                     in_doubt: bool) -> str:
+        outcome = classify(error)
+        with unit_of_work(self.database) as session:
+            if outcome.kind == "ratelimited":
+                self.pacer.pause(outcome.retry_after)
+                run.add("rate_limited")
+                if in_doubt:  # the history check was limited: the doubt stands, look again later
+                    retry_later(session, item, error="ratelimited", in_doubt=True,
+                                at=now + timedelta(seconds=outcome.retry_after))
+                else:
+                    put_back(session, item, resolved=True)  # Slack did not post it
+                return "rate_limited"
+            doubt = in_doubt or outcome.in_doubt
+            if outcome.kind == "permanent":
+                # A permanent error while checking history leaves the earlier attempt in doubt.
+                mark_failed(session, item, error=outcome.error, in_doubt=in_doubt)
+                logger.info("delivery %s to %s failed for good: %s", item.delivery_id, item.recipient, outcome.error)
+                run.add("failed")
+                return "failed"
+            if item.attempts >= MAX_ATTEMPTS:
+                mark_failed(session, item, error=outcome.error, in_doubt=doubt)
+                logger.warning("delivery %s to %s failed after %d attempts: %s", item.delivery_id, item.recipient,
+                               item.attempts, outcome.error)
+                run.add("failed")
+                return "failed"
+            retry_later(session, item, error=outcome.error, at=now + backoff(item.attempts), in_doubt=doubt)
+        run.add("retried")
+        return "retried"
+
+    def _find_sent(self, item: Claimed) -> str | None:
+        """The ts of a message already posted for this delivery, if an earlier attempt got through."""
+        if item.audience == ReminderAudience.CHANNEL:
+            channel = item.recipient
+        else:
+            channel = dm_channel(self.client, user_id=item.recipient)
+        # Newest first, and no `oldest` bound: the attempt was recent, and our clock and Slack's
+        # need not agree.
+        pages = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+        for page in itertools.islice(pages, HISTORY_PAGES):
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == METADATA_EVENT_TYPE and payload.get("delivery_id") == item.delivery_id:
+                    return str(message["ts"])
+        return None
