@@ -4,7 +4,7 @@ The double limits chat.postMessage workspace-wide (a token bucket: `--rate` call
 HTTP 429 with Retry-After beyond it, as Slack does), so no sender can beat N / rate seconds: that
 is the floor. The run uses the real code, in process and threaded as `eventbot worker` runs it:
 `reminders_slack.plan_reminders` (who and when: users.info for every recipient, rows written to the
-outbox 100 at a time) on one thread, and `sender.Sender` passes (claims, sends, records) woken
+outbox 100 at a time) on one thread, and `Sender` passes (claims, sends, records) woken
 as rows come in, until nothing is pending. It prints the time from the moment the
 reminder is due to the last DM, the floor, their ratio, and the duplicate and missing DMs counted
 in the double.
@@ -35,13 +35,15 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, text  # noqa: E402
 
 from bot import db
+from bot.app import outbox_kinds
 from bot.clock import utcnow
 from bot.events import people
 from bot.events.rules import EventDetails, create_event
 from bot.models import Delivery, DeliveryStatus, EventStatus, Reminder, ReminderAudience
-from bot.reminders import deliveries, sender
+from bot.reminders import deliveries
 from bot.reminders import slack as reminders_slack
 from bot.slack.client import make_web_client  # noqa: E402
+from bot.slack.sender import Sender
 from bot.workspaces import ensure_workspace  # noqa: E402
 from tests.databases import scratch_postgres  # noqa: E402
 from tests.slackdouble import SlackDouble  # noqa: E402
@@ -89,7 +91,7 @@ def run(url: str, *, recipients: int, rate: int, threads: int) -> dict[str, floa
         engine = db.make_engine(url)
         database = db.make_session_factory(engine)
         client = make_web_client(token=TOKEN, base_url=slack.api_url)
-        sender = sender.Sender(database, client, threads=threads)
+        sender = Sender(database, client, outbox_kinds(), threads=threads)
         rows_in = threading.Event()
         fan_out_done: list[float] = []
 

@@ -6,6 +6,7 @@ It is the only module in `bot/` that knows `handlers/` exists; the domain never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -15,11 +16,16 @@ from sqlalchemy import Engine
 import handlers
 from bot.config import Settings
 from bot.db import Database, make_engine, make_session_factory, unit_of_work
-from bot.questions.slack import CardRefresher
+from bot.errors import DatabaseUnavailable
+from bot.outbox import Kind
+from bot.questions import posts as question_posts
 from bot.questions.votes import VoteRecorder
-from bot.redeliveries import claim_event
+from bot.redeliveries import already_handled, claim_event
+from bot.reminders import posts as reminder_posts
+from bot.run_of_show import posts as run_of_show_posts
 from bot.slack.client import make_web_client
-from bot.slack.messages import something_went_wrong
+from bot.slack.messages import notice, something_went_wrong
+from bot.slack.sender import Sender
 from bot.workspaces import ensure_workspace
 
 logger = logging.getLogger(__name__)
@@ -34,24 +40,30 @@ class Runtime:
     database: Database
     client: WebClient
     _bot_user_id: str | None = None
-    _cards: CardRefresher | None = None
     _votes: VoteRecorder | None = None
-
-    def cards(self) -> CardRefresher:
-        if self._cards is None:
-            self._cards = CardRefresher(self.database, self.client)
-        return self._cards
+    _outbox: Sender | None = None
 
     def votes(self) -> VoteRecorder:
         if self._votes is None:
-            self._votes = VoteRecorder(self.database, on_recorded=self.cards().mark)
+            self._votes = VoteRecorder(self.database)
         return self._votes
+
+    def outbox(self) -> Sender:
+        """The process's one sender of outbox rows (started by whichever entry point runs it)."""
+        if self._outbox is None:
+            self._outbox = Sender(self.database, self.client, outbox_kinds())
+        return self._outbox
 
     def bot_user_id(self) -> str:
         """The app's own user id (asked of Slack once), so it is never counted as an attendee."""
         if self._bot_user_id is None:
             self._bot_user_id = self.client.auth_test()["user_id"]
         return self._bot_user_id
+
+
+def outbox_kinds() -> dict[str, Kind]:
+    """Every domain's kinds of post, for the sender: the composition root is where they meet."""
+    return {**run_of_show_posts.KINDS, **question_posts.KINDS, **reminder_posts.KINDS}
 
 
 def make_runtime(settings: Settings) -> Runtime:
@@ -75,6 +87,7 @@ def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_tok
         raise_error_for_unhandled_request=False,
     )
     app.use(_attach_database(runtime))
+    app.use(_store_events_before_answering(runtime.database, handlers.STORED_EVENTS))
     app.use(_skip_redelivered_events(runtime.database))
     app.error(_answer_without_a_500)
     handlers.register_all(app)
@@ -115,11 +128,51 @@ def _skip_redelivered_events(database: Database):  # type: ignore[no-untyped-def
     return skip_redelivered_events
 
 
+def _store_events_before_answering(database: Database, listeners: dict[str, Callable[[dict, BoltContext], None]]):  # type: ignore[no-untyped-def]
+    """Events whose listeners store what a person gave (a reflection, a joiner) are handled before
+    Slack gets its answer: a 503 when they could not be stored, so that Slack delivers them again.
+
+    Bolt would answer 200 first and run the listener afterwards, and a reflection written while
+    the database was down would be lost with nobody told. These listeners only write a row, well
+    within Slack's 3 seconds. The event id is recorded as handled only after the listener ran, so a
+    crash in between means a redelivery, which the listeners take in their stride (idempotent).
+    """
+
+    def store_events_before_answering(body: dict, context: BoltContext, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        listener = listeners.get((event or {}).get("type", ""))
+        if listener is None:
+            return next()
+        event_id = body.get("event_id")
+        try:
+            if event_id:
+                with unit_of_work(database) as session:
+                    if already_handled(session, event_id=event_id):
+                        return BoltResponse(status=200, body="")
+            listener(event, context)
+            if event_id:
+                with unit_of_work(database) as session:
+                    claim_event(session, event_id=event_id, team_id=context.team_id)
+        except DatabaseUnavailable:
+            logger.warning("event %s not stored (the database is not answering); Slack will send it again", event_id)
+            return BoltResponse(status=503, body="")
+        return BoltResponse(status=200, body="")
+
+    return store_events_before_answering
+
+
 def _answer_without_a_500(error: Exception, body: dict, logger: logging.Logger) -> BoltResponse:
     """Log the failure and tell the person, rather than answering Slack with a 500.
 
     A 500 makes Slack show "dispatch_failed" and retry events; the person learns nothing.
     """
+    if isinstance(error, DatabaseUnavailable):
+        logger.warning("not done, the database is not answering: %s", body.get("command") or body.get("type"))
+        if body.get("type") == "event_callback":
+            return BoltResponse(status=503, body="")  # Slack delivers it again
+        if body.get("command"):
+            return BoltResponse(status=200, body=notice(str(error)).as_ephemeral())
+        return BoltResponse(status=200, body="")
     logger.exception("listener failed: %s", error, exc_info=error)
     if body.get("command"):
         return BoltResponse(status=200, body=something_went_wrong().as_ephemeral())

@@ -6,6 +6,7 @@ the differences that matter (foreign keys off by default, one writer at a time) 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,11 +15,17 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from bot.errors import DatabaseUnavailable
+
 # The session factory: each call is a new `Session`; `unit_of_work(database)` is one transaction.
 Database = sessionmaker[Session]
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -62,9 +69,17 @@ def make_session_factory(engine: Engine) -> Database:
 
 @contextmanager
 def unit_of_work(database: Database) -> Iterator[Session]:
-    """A transaction: committed when the block ends, rolled back whole if anything raises."""
-    with database() as session, session.begin():
-        yield session
+    """A transaction: committed when the block ends, rolled back whole if anything raises.
+
+    A database that cannot be reached (or stays locked past the busy timeout) raises
+    `DatabaseUnavailable`, a refusal the person who asked is shown: nothing was saved.
+    """
+    try:
+        with database() as session, session.begin():
+            yield session
+    except (OperationalError, InterfaceError, PoolTimeoutError) as error:
+        logger.warning("the database did not answer: %s", str(error).splitlines()[0])
+        raise DatabaseUnavailable() from error
 
 
 def database_answers(engine: Engine) -> bool:

@@ -404,7 +404,14 @@ class Reminder(Base):
 
 
 class Delivery(Base):
-    """One reminder to one recipient: the outbox row that workers claim and send exactly once."""
+    """The outbox: one row for each thing eventbot must say in Slack, sent exactly once.
+
+    Every post that must happen is a row written in the same transaction as the change that
+    calls for it (a question stored, an agenda item announced, a reminder due): a question card,
+    a redraw of one, an answer in its thread, a run-of-show post, a DM. Senders claim rows, post
+    them, and record the message's ts (bot/outbox.py, bot/slack/sender.py). `kind` says which
+    domain renders and records it; reminder rows also name their reminder.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -413,9 +420,21 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
-    # A user ID for DMs, the channel ID for a channel post.
+    kind: Mapped[str] = mapped_column(String(32), default="reminder", server_default="reminder")
+    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
+    # The domain row the post is about (a question, an agenda item, a prompt), for its kind to read.
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    # A user ID for DMs, a channel ID for a post in a channel.
     recipient_slack_id: Mapped[str] = mapped_column(String(32))
+    # A message fixed when the row was written (notices, DMs); kinds that render at send time have none.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # One row per logical post ("card:17"): a repeated request to post it adds nothing.
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # One *pending* row per coalesced post ("redraw:17"): cleared when the row is claimed, so a
+    # change after the claim asks for a new redraw rather than being lost.
+    coalesce_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -428,6 +447,7 @@ class Delivery(Base):
     # A send may have reached Slack without us hearing back (the worker died, the connection
     # dropped, a 5xx): the next attempt looks for the message in Slack before sending again.
     in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SchedulerLease(Base):

@@ -26,6 +26,10 @@ def claim_event(session: Session, *, event_id: str, team_id: str | None) -> bool
     return True
 
 
+def already_handled(session: Session, *, event_id: str) -> bool:
+    return session.get(ProcessedSlackEvent, event_id) is not None
+
+
 def forget_old_events(session: Session) -> int:
     result = session.execute(
         delete(ProcessedSlackEvent).where(ProcessedSlackEvent.received_at < utcnow() - KEEP_PROCESSED_IDS_FOR)

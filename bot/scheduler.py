@@ -6,8 +6,8 @@ whom, lives in eventbot's own tables, and every job here is a short poll over th
 
 Exactly one process runs the scheduled jobs: the holder of the scheduler lease
 (bot/lease.py). Any other process that starts a scheduler stays on standby, says so in
-its log, and takes over when the holder stops. Reminder *delivery* is the exception: it runs in
-every process with a scheduler, because the outbox's row claims make concurrent senders safe.
+its log, and takes over when the holder stops. Sending is not a job here: every process runs the
+outbox's sender (bot/slack/sender.py), because its row claims make concurrent senders safe.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from bot.db import unit_of_work
 from bot.lease import RENEW_SECONDS, SchedulerSingleton
 from bot.redeliveries import forget_old_events
 from bot.reminders import slack as reminders_slack
-from bot.reminders.sender import Sender
 from bot.run_of_show import slack as run_of_show_slack
 
 logger = logging.getLogger(__name__)
@@ -39,10 +38,8 @@ RUN_PROGRAMMES_JOB = "run-programmes"
 PROGRAMME_TICK_SECONDS = 5
 SCHEDULER_LEASE_JOB = "scheduler-lease"
 PLAN_REMINDERS_JOB = "plan-reminders"
-DELIVER_REMINDERS_JOB = "deliver-reminders"
-# A reminder is fanned out within 2 s of its due time and its deliveries start within 2 s after.
+# A reminder is fanned out within 2 s of its due time; its deliveries start as soon as they are in.
 REMINDER_TICK_SECONDS = 2
-DELIVERY_TICK_SECONDS = 2
 
 
 def _run_programmes(runtime: Runtime) -> None:
@@ -61,20 +58,21 @@ def _purge_processed_events(runtime: Runtime) -> None:
 
 @dataclass
 class SchedulerParts:
-    """What a scheduler's process holds besides the jobs: the lease and the reminder sender."""
+    """What a scheduler's process holds besides the jobs: the lease, and the outbox's sender."""
 
     singleton: SchedulerSingleton
-    sender: Sender
+    runtime: Runtime
 
     def stop(self) -> None:
-        self.sender.stop()
+        self.runtime.outbox().stop()
 
     def release(self) -> None:
         self.singleton.release()
 
 
 def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
-    parts = SchedulerParts(singleton=SchedulerSingleton(runtime.database), sender=Sender(runtime.database, runtime.client))
+    parts = SchedulerParts(singleton=SchedulerSingleton(runtime.database), runtime=runtime)
+    runtime.outbox().start()
     parts.singleton.renew()
 
     def led(func: Callable[[Runtime], None]) -> Callable[[Runtime], None]:
@@ -98,21 +96,14 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
             **trigger,
         )
 
-    def send_now() -> None:
-        """New deliveries are in: send them without waiting for the next delivery tick."""
-        if not parts.sender.busy():
-            scheduler.modify_job(DELIVER_REMINDERS_JOB, next_run_time=datetime.now(timezone.utc))
-
     def plan_reminders(runtime: Runtime) -> None:
         reminders_slack.plan_reminders(runtime.database, runtime.client, now=datetime.now(timezone.utc),
-                                 bot_user_id=runtime.bot_user_id(), on_rows=send_now)
+                                 bot_user_id=runtime.bot_user_id())
 
     job(SCHEDULER_LEASE_JOB, lambda runtime: parts.singleton.renew(), seconds=RENEW_SECONDS)
     job(PURGE_PROCESSED_EVENTS_JOB, led(_purge_processed_events), hours=1)
     job(RUN_PROGRAMMES_JOB, led(_run_programmes), seconds=PROGRAMME_TICK_SECONDS)
     job(PLAN_REMINDERS_JOB, led(plan_reminders), seconds=REMINDER_TICK_SECONDS)
-    # Every process with a scheduler sends: claims keep concurrent senders from sending twice.
-    job(DELIVER_REMINDERS_JOB, lambda runtime: parts.sender.deliver_due(), seconds=DELIVERY_TICK_SECONDS)
     return parts
 
 

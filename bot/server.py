@@ -45,6 +45,8 @@ class EventbotServer(BaseApplication):
         # Built in the worker after the fork, so no database connection crosses a fork.
         runtime = make_runtime(self.settings)
         app = build_app(runtime, verify_token=False)
+        # Every web process sends from the outbox: a question's card follows its ack at once.
+        runtime.outbox().start()
         if self.run_scheduler:
             from bot.scheduler import start_in_background
 

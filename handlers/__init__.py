@@ -18,6 +18,10 @@ from handlers import (
     voting,
 )
 
+# Events whose listeners store what a person gave: the composition root runs these before Slack
+# gets its answer, so one that could not be stored is answered 503 and delivered again.
+STORED_EVENTS = {"message": reflecting.on_message, "member_joined_channel": joining.join_channel}
+
 
 def register_all(app: App) -> None:
     event_command.register(app)
@@ -27,7 +31,6 @@ def register_all(app: App) -> None:
     moderating.register(app)
     speaking.register(app)
     reflecting.register(app)
-    joining.register(app)
     home.register(app)
     digesting.register(app)
     reminding.register(app)

@@ -8,6 +8,7 @@ import logging
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.clock import utcnow
 from bot.errors import UserError
 from bot.models import QuestionStatus
 from bot.questions import blocks as question_blocks
@@ -37,19 +38,20 @@ def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClien
         _open_ask_form(ack, command, context, client)
         return
     # Checked before the ack, stored after it: the asker hears at once whether their question is
-    # fine, and the writes do not hold up the acknowledgement in a burst.
+    # fine, the writes do not hold up the acknowledgement in a burst, and "posted" is said only
+    # once the question and its card are committed.
     try:
-        status = questions_slack.check_can_ask(context["database"], workspace_id=context["workspace_id"],
-                                               channel_id=command["channel_id"], text=text)
+        questions_slack.check_can_ask(context["database"], workspace_id=context["workspace_id"],
+                                      channel_id=command["channel_id"], text=text)
     except UserError as error:
         ack(messages.notice(str(error)).as_ephemeral())
         return
-    ack(_confirmation(status).as_ephemeral())
+    ack()
     with answering_problems(respond):
-        question_id = questions_slack.store_question(
+        question = questions_slack.ask(
             context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-            asker_slack_id=command["user_id"], text=text).id
-        questions_slack.post_new_question(context["database"], client, question_id=question_id)
+            asker_slack_id=command["user_id"], text=text, now=utcnow())
+        respond(_confirmation(question.status).as_ephemeral())
 
 
 def _open_ask_form(ack: Ack, command: dict, context: BoltContext, client: WebClient) -> None:
@@ -69,16 +71,15 @@ def submit_ask_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
     channel_id = json.loads(view.get("private_metadata") or "{}")["channel_id"]
     user_id = body["user"]["id"]
     try:
-        question = questions_slack.store_question(
+        question = questions_slack.ask(
             context["database"], workspace_id=context["workspace_id"], channel_id=channel_id, asker_slack_id=user_id,
             text=values.get("question") or "", anonymous="anonymous" in (values.get("anonymous") or []),
-            for_presenter_slack_id=values.get("for_presenter"))
-        question_id, status = question.id, question.status
+            for_presenter_slack_id=values.get("for_presenter"), now=utcnow())
+        status = question.status
     except UserError as error:
         ack(response_action="errors", errors={"question": str(error)})
         return
     ack()
-    questions_slack.post_new_question(context["database"], client, question_id=question_id)
     client.chat_postEphemeral(channel=channel_id, user=user_id, **_confirmation(status).as_post())
 
 
@@ -89,15 +90,12 @@ def add_message_as_question(ack: Ack, shortcut: dict, context: BoltContext, clie
     if not message.get("user") or message.get("bot_id"):
         respond(messages.notice("Only a person's message can become a question.").as_ephemeral())
         return
-    try:
-        question_id = questions_slack.store_question(
+    with answering_problems(respond):
+        questions_slack.ask(
             context["database"], workspace_id=context["workspace_id"], channel_id=channel_id,
-            asker_slack_id=message["user"], text=message.get("text") or "", source_message_ts=message.get("ts")).id
-    except UserError as error:
-        respond(messages.notice(str(error)).as_ephemeral())
-        return
-    questions_slack.post_new_question(context["database"], client, question_id=question_id)
-    respond(messages.ok(f"Added as a question, credited to <@{message['user']}>.").as_ephemeral())
+            asker_slack_id=message["user"], text=message.get("text") or "", source_message_ts=message.get("ts"),
+            now=utcnow())
+        respond(messages.ok(f"Added as a question, credited to <@{message['user']}>.").as_ephemeral())
 
 
 def register(app: App) -> None:

@@ -1,8 +1,11 @@
-"""Someone joins an event's channel: they are an attendee from then on."""
+"""Someone joins an event's channel: they are an attendee from then on.
+
+Run by the composition root before Slack is answered (handlers.STORED_EVENTS), not as a Bolt listener.
+"""
 
 from __future__ import annotations
 
-from slack_bolt import App, BoltContext
+from slack_bolt import BoltContext
 
 from bot.events import slack as events_slack
 
@@ -13,6 +16,3 @@ def join_channel(event: dict, context: BoltContext) -> None:
     events_slack.enrol_joiner(context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"],
                         slack_user_id=event["user"])
 
-
-def register(app: App) -> None:
-    app.event("member_joined_channel")(join_channel)

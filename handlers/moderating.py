@@ -28,9 +28,8 @@ def _change_and_redraw(change, body: dict, action: dict, context: BoltContext, c
                        respond: Respond) -> None:
     """Apply a one-click moderation (`change` is a rules function) and redraw the card."""
     with answering_problems(respond):
-        questions_slack.moderate_and_redraw(context["database"], client, change, workspace_id=context["workspace_id"],
-                                            question_id=_question_id(action), by_slack_id=body["user"]["id"],
-                                            now=utcnow())
+        questions_slack.moderate(context["database"], change, workspace_id=context["workspace_id"],
+                                 question_id=_question_id(action), by_slack_id=body["user"]["id"], now=utcnow())
 
 
 def mark_answered_live(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -46,8 +45,8 @@ def keep_for_follow_up(ack: Ack, body: dict, action: dict, context: BoltContext,
 def approve(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        questions_slack.approve_and_post(context["database"], client, workspace_id=context["workspace_id"],
-                                         question_id=_question_id(action), by_slack_id=body["user"]["id"])
+        questions_slack.approve(context["database"], workspace_id=context["workspace_id"],
+                                question_id=_question_id(action), by_slack_id=body["user"]["id"], now=utcnow())
         respond({**messages.ok(f"Approved by <@{body['user']['id']}>: it is now in the channel.").as_ephemeral(),
                  "replace_original": True})
 
@@ -88,36 +87,30 @@ def submit_answer(ack: Ack, body: dict, view: dict, context: BoltContext, client
         ack(response_action="errors", errors={"answer": str(error)})
         return
     ack()
-    questions_slack.post_answer(context["database"], client, question_id=question_id, answerer_slack_id=answerer)
 
 
 def submit_dismissal(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
     question_id = json.loads(view["private_metadata"])["question_id"]
     reason = views.submitted_values(view).get("reason") or ""
     try:
-        text, reason = questions_slack.dismiss(context["database"], workspace_id=context["workspace_id"],
-                                               question_id=question_id, by_slack_id=body["user"]["id"], reason=reason)
+        questions_slack.dismiss(context["database"], workspace_id=context["workspace_id"], question_id=question_id,
+                                by_slack_id=body["user"]["id"], reason=reason, now=utcnow())
     except UserError as error:
         ack(response_action="errors", errors={"reason": str(error)})
         return
     ack()
-    questions_slack.tell_askers_of_dismissal(context["database"], client, question_id=question_id, text=text,
-                                             reason=reason)
 
 
 def submit_merge(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
     question_id = json.loads(view["private_metadata"])["question_id"]
     into = views.submitted_values(view).get("into")
     try:
-        target_id = questions_slack.merge(context["database"], workspace_id=context["workspace_id"],
-                                          question_id=question_id, into_question_id=int(into or 0),
-                                          by_slack_id=body["user"]["id"])
+        questions_slack.merge(context["database"], workspace_id=context["workspace_id"], question_id=question_id,
+                              into_question_id=int(into or 0), by_slack_id=body["user"]["id"], now=utcnow())
     except UserError as error:
         ack(response_action="errors", errors={"into": str(error)})
         return
     ack()
-    questions_slack.refresh_card(context["database"], client, question_id=question_id)
-    questions_slack.refresh_card(context["database"], client, question_id=target_id)
 
 
 def name_moderator(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:

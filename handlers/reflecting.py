@@ -45,8 +45,20 @@ def delete_reply(event: dict, context: BoltContext) -> None:
         )
 
 
-def ignore_other_messages() -> None:
-    """Joins, topic changes and the like: subscribed to for threads, of no interest otherwise."""
+def on_message(event: dict, context: BoltContext) -> None:
+    """Every message event in a channel eventbot is in: replies, edits and deletions of replies count.
+
+    Run by the composition root before Slack is answered (handlers.STORED_EVENTS), not as a Bolt
+    listener, so a reply that could not be stored is delivered again. Joins, topic changes and
+    the like are of no interest.
+    """
+    subtype = event.get("subtype")
+    if subtype is None:
+        reply_in_thread(event, context)
+    elif subtype == "message_changed":
+        edit_reply(event, context)
+    elif subtype == "message_deleted":
+        delete_reply(event, context)
 
 
 def open_share_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
@@ -77,9 +89,5 @@ def save_shared_reflection(ack: Ack, body: dict, view: dict, context: BoltContex
 
 
 def register(app: App) -> None:
-    app.event({"type": "message", "subtype": None})(reply_in_thread)
-    app.event({"type": "message", "subtype": "message_changed"})(edit_reply)
-    app.event({"type": "message", "subtype": "message_deleted"})(delete_reply)
-    app.event("message")(ignore_other_messages)
     app.action(SHARE_REFLECTION_ACTION)(open_share_form)
     app.view(reflection_blocks.SHARE_REFLECTION_CALLBACK)(save_shared_reflection)

@@ -61,7 +61,7 @@ def next_segment(ack: Ack, command: dict, context: BoltContext, client: WebClien
     with answering_problems(respond):
         event_id = _event_id(context, command, "move the session on")
         segment = run_of_show_slack.announce_next_segment(
-            context["database"], client, event_id=event_id, now=utcnow(), by_chair=True)
+            context["database"], event_id=event_id, now=utcnow(), by_chair=True)
         if segment is None:
             respond(messages.notice("Every agenda item has been announced. `/event close` ends the session.").as_ephemeral())
         else:
@@ -77,7 +77,7 @@ def post_prompt(ack: Ack, command: dict, context: BoltContext, client: WebClient
             raise RunOfShowError(
                 "Which prompt? Use `/event prompt improvement`, `collaborative`, `equity` or `next`.")
         event_id = _event_id(context, command, "post a reflection prompt")
-        run_of_show_slack.post_prompt(context["database"], client, event_id=event_id, theme=theme, now=utcnow())
+        run_of_show_slack.post_prompt(context["database"], event_id=event_id, theme=theme, now=utcnow())
         respond(messages.ok(f"Posted the {THEME_NAMES[theme]} prompt.").as_ephemeral())
 
 
@@ -93,7 +93,7 @@ def close_event(ack: Ack, command: dict, context: BoltContext, client: WebClient
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "close the session")
-        closed = run_of_show_slack.close_event(context["database"], client, event_id=event_id, now=utcnow())
+        closed = run_of_show_slack.close_event(context["database"], event_id=event_id, now=utcnow())
         reply = (messages.ok("The session is closed: thanks and the evaluation form are posted.") if closed
                  else messages.notice("The session is already closed."))
         respond(reply.as_ephemeral())

@@ -45,7 +45,7 @@ def bring_in_next(ack: Ack, body: dict, context: BoltContext, client: WebClient,
         event_id = events_slack.event_id_to_run(context["database"], workspace_id=context["workspace_id"],
                                                 channel_id=channel_id, slack_user_id=body["user"]["id"],
                                                 action="bring people in to speak")
-        person, waiting = questions_slack.bring_in_next(context["database"], client, event_id=event_id,
+        person, waiting = questions_slack.bring_in_next(context["database"], event_id=event_id,
                                                         channel_id=channel_id, now=utcnow())
         queue = question_blocks.speaking_queue(waiting)
         note = f"Bringing in <@{person}>.\n" if person else ""

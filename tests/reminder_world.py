@@ -15,9 +15,9 @@ from bot.models import (
     ReminderAudience,
     ReminderStatus,
 )
-from bot.reminders import sender
 from bot.reminders import slack as reminders_slack
 from bot.workspaces import ensure_workspace
+from tests.posting import deliver  # noqa: F401  (re-exported for the reminder tests)
 from tests.apprunner import BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, TEAM_ID
 from tests.slackdouble import SlackDouble
 
@@ -80,9 +80,6 @@ def utc(*args: int) -> datetime:
 def plan(database: Database, client, now: datetime) -> reminders_slack.PlanRun:  # type: ignore[no-untyped-def]
     return reminders_slack.plan_reminders(database, client, now=now, bot_user_id=BOT_USER_ID)
 
-
-def deliver(database: Database, client, now: datetime, *, threads: int = 2) -> sender.DeliveryRun:  # type: ignore[no-untyped-def]
-    return sender.Sender(database, client, clock=lambda: now, threads=threads).deliver_due()
 
 
 def rows(database: Database, reminder_id: int | None = None) -> list[Delivery]:

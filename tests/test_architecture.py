@@ -14,7 +14,8 @@ BOT = ROOT / "bot"
 # Lowest first: a domain may import the ones before it, never one after it.
 DOMAINS = ("events", "reflections", "run_of_show", "questions", "reminders", "programme")
 COMPOSITION = {"app", "cli", "server", "web", "scheduler", "rehearsal"}
-SLACK_SIDE = {"slack", "sender", "importing"}
+SLACK_SIDE = {"slack", "importing"}
+POSTS = {"posts"}
 BLOCK_KIT = {"blocks", "digest_blocks"}
 BOLT_ALLOWED = {"bot.app", "bot.web", "bot.server", "bot.cli"}
 
@@ -51,7 +52,7 @@ def domain_of(module: str) -> str | None:
 
 
 def kind_of(module: str) -> str:
-    """'composition', 'platform', or for a domain module 'rules', 'slack' or 'blocks'."""
+    """'composition', 'platform', or for a domain module 'rules', 'posts', 'slack' or 'blocks'."""
     parts = module.split(".")
     if len(parts) == 2 and parts[1] in COMPOSITION:
         return "composition"
@@ -62,6 +63,8 @@ def kind_of(module: str) -> str:
         return "slack"
     if leaf in BLOCK_KIT:
         return "blocks"
+    if leaf in POSTS:
+        return "posts"
     return "rules"
 
 
@@ -76,10 +79,11 @@ def test_every_folder_under_bot_is_a_known_domain_or_the_slack_platform() -> Non
     assert folders == set(DOMAINS) | {"slack"}
 
 
-def test_rules_never_talk_to_slack() -> None:
+def test_rules_and_posts_never_talk_to_slack() -> None:
+    """Posts render what the outbox sends; only the sender talks to Slack."""
     offenders = [
         f"{module} imports {name}"
-        for module, path in domain_modules() if kind_of(module) == "rules"
+        for module, path in domain_modules() if kind_of(module) in ("rules", "posts")
         for name in imports_of(path) if name.startswith(("slack_sdk", "slack_bolt"))
     ]
     assert offenders == []
@@ -137,10 +141,12 @@ def test_arrows_point_one_way() -> None:
                 offenders.append(f"{module} imports the composition module {target}")
             elif domain and target_domain and DOMAINS.index(target_domain) > DOMAINS.index(domain):
                 offenders.append(f"{module} reaches up into the later domain {target}")
-            elif kind == "rules" and target_kind in ("slack", "blocks"):
-                offenders.append(f"rules {module} import the Slack side or Block Kit {target}")
-            elif kind == "blocks" and target_kind == "slack":
-                offenders.append(f"Block Kit {module} imports the Slack side {target}")
+            elif kind == "rules" and target_kind in ("slack", "blocks", "posts"):
+                offenders.append(f"rules {module} import the Slack side, posts or Block Kit {target}")
+            elif kind == "blocks" and target_kind in ("slack", "posts"):
+                offenders.append(f"Block Kit {module} imports the Slack side or posts {target}")
+            elif kind == "posts" and target_kind == "slack":
+                offenders.append(f"posts {module} import the Slack side {target}")
     assert offenders == []
 
 

@@ -12,15 +12,18 @@ import pytest
 from slack_sdk import WebClient
 
 from bot import lease as scheduler_lease
+from bot import outbox
+from bot.app import outbox_kinds
 from bot.db import Database, unit_of_work
 from bot.lease import SchedulerSingleton
 from bot.models import DeliveryStatus, Reminder, ReminderAudience, ReminderStatus
 from bot.reminders import deliveries
-from bot.reminders.sender import Sender
 from bot.slack.client import make_web_client
+from bot.slack.sender import Sender
 from tests.apprunner import BOT_TOKEN
 from tests.conftest import BACKENDS
 from tests.reminder_world import (
+    ORGANISER,
     CHANNEL,
     add_reminder,
     attendee_ids,
@@ -92,7 +95,7 @@ def test_each_recipient_gets_one_dm_and_its_row_says_so(
     for person in PEOPLE:
         assert dm_count(slack, person) == 1
         dm = slack.dms(person)[0]
-        assert "evaluation" in dm["text"] and dm["metadata"]["event_type"] == "eventbot_reminder"
+        assert "evaluation" in dm["text"] and dm["metadata"]["event_type"] == "eventbot_post"
         assert "a=1&amp;b=2" in dm["text"]  # escaped as Slack asks
     for row in rows(database, reminder_id):
         assert (row.status, row.attempts, row.in_doubt, row.claimed_by) == (DeliveryStatus.SENT, 1, False, None)
@@ -113,7 +116,7 @@ def test_concurrent_claimers_never_share_a_row(database: Database, reminder_id: 
     def claimer(n: int) -> None:
         while True:
             with unit_of_work(database) as session:
-                items = deliveries.claim(session, worker=f"worker-{n}", now=CLOSE, limit=3)
+                items = outbox.claim(session, worker=f"worker-{n}", now=CLOSE, limit=3)
             if not items:
                 return
             claimed[n].extend(item.delivery_id for item in items)
@@ -139,10 +142,10 @@ if "postgresql" in BACKENDS:
         first = database()
         first.begin()
         try:
-            held = deliveries.claim(first, worker="slow", now=CLOSE)  # still uncommitted: its row stays locked
+            held = outbox.claim(first, worker="slow", now=CLOSE)  # still uncommitted: its row stays locked
             started = time.monotonic()
             with unit_of_work(database) as session:
-                other = deliveries.claim(session, worker="fast", now=CLOSE, limit=5)
+                other = outbox.claim(session, worker="fast", now=CLOSE, limit=5)
             assert time.monotonic() - started < 2  # skipped the locked row instead of waiting for it
             assert [i.recipient for i in held] == ["U0FIRST"] and [i.recipient for i in other] == ["U0SECOND"]
         finally:
@@ -163,7 +166,10 @@ def test_permanent_errors_are_recorded_once_and_never_retried(
     slack.archive_channel(CHANNEL)
     slack.fail_next("chat.postMessage", 1, mode="error", error="account_inactive")
     run = deliver(database, client, CLOSE, threads=1)
-    assert (run.failed, run.sent) == (3, len(PEOPLE) - 2)
+    # Every DM but two, and one more: the organiser is told the channel post could not be made.
+    assert (run.failed, run.sent) == (3, len(PEOPLE) - 2 + 1)
+    [told] = slack.dms(ORGANISER)
+    assert "could not post the evaluation reminder" in told["text"] and "archived" in str(told["blocks"])
     failed = {r.recipient_slack_id: r.last_error for r in rows(database) if r.status == DeliveryStatus.FAILED}
     assert failed.pop(PEOPLE[-1]) == "channel_not_found"
     assert failed.pop(CHANNEL) == "is_archived"
@@ -208,11 +214,11 @@ def test_transient_errors_are_not_retried_for_ever(
     plan(database, client, CLOSE)
     slack.fail_share("chat.postMessage", 1.0, mode="error", error="internal_error")
     now = CLOSE
-    for _ in range(deliveries.MAX_ATTEMPTS + 2):
+    for _ in range(outbox.MAX_ATTEMPTS + 2):
         deliver(database, client, now)
         now += timedelta(minutes=16)
     for row in rows(database, reminder_id):
-        assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.FAILED, deliveries.MAX_ATTEMPTS,
+        assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.FAILED, outbox.MAX_ATTEMPTS,
                                                               "internal_error")
 
 
@@ -230,7 +236,7 @@ def test_a_rate_limited_fan_out_is_all_delivered_paced_by_retry_after(
     reminder_id = add_reminder(database, event_id, due_at=CLOSE)
     slack.rate_limit("chat.postMessage", per="workspace", calls=8, period=1)
     plan(database, client, CLOSE)
-    sender = Sender(database, client, clock=lambda: CLOSE, threads=4)
+    sender = Sender(database, client, outbox_kinds(), clock=lambda: CLOSE, threads=4)
     started = time.monotonic()
     run = sender.deliver_due()
     elapsed = time.monotonic() - started
@@ -252,11 +258,11 @@ def test_a_send_that_reached_slack_before_its_worker_died_is_not_sent_again(
     plan(database, client, CLOSE)
     dead = dead_identity()
     with unit_of_work(database) as session:
-        [first] = deliveries.claim(session, worker=dead, now=CLOSE)
-        [second] = deliveries.claim(session, worker=dead, now=CLOSE)
+        [first] = outbox.claim(session, worker=dead, now=CLOSE)
+        [second] = outbox.claim(session, worker=dead, now=CLOSE)
     # The dead worker had posted the first (then died before recording it), not the second.
     client.chat_postMessage(channel=first.recipient, text="reminder",
-                            metadata={"event_type": deliveries.METADATA_EVENT_TYPE,
+                            metadata={"event_type": outbox.METADATA_EVENT_TYPE,
                                       "event_payload": {"delivery_id": first.delivery_id}})
     run = deliver(database, client, CLOSE + timedelta(seconds=1))  # leases still running, but the holder is dead
     assert run.recovered == 1 and run.sent == len(PEOPLE) - 1
@@ -272,11 +278,11 @@ def test_a_claim_held_by_a_live_worker_elsewhere_waits_for_its_lease(
 ) -> None:
     plan(database, client, CLOSE)
     with unit_of_work(database) as session:
-        [held] = deliveries.claim(session, worker="elsewhere:4026531836:42:99", now=CLOSE)
+        [held] = outbox.claim(session, worker="elsewhere:4026531836:42:99", now=CLOSE)
     deliver(database, client, CLOSE + timedelta(seconds=30))
     assert dm_count(slack, held.recipient) == 0  # still the other worker's
     history = len(slack.calls_to("conversations.history"))
-    deliver(database, client, CLOSE + timedelta(seconds=deliveries.LEASE_SECONDS + 1))
+    deliver(database, client, CLOSE + timedelta(seconds=outbox.LEASE_SECONDS + 1))
     assert dm_count(slack, held.recipient) == 1
     assert len(slack.calls_to("conversations.history")) == history + 1  # checked before sending
 

@@ -48,9 +48,15 @@ def button(message: dict, action_id: str) -> dict:
 
 
 def ask(slack: SlackDouble, user: str, text: str) -> dict:
+    """What the asker is told: a refusal in the ack, or, once the question is saved, a reply after it."""
+    before = len(slack.ephemeral(CHANNEL, user))
     response = slack.send_slash_command("/ask", text, user_id=user, channel_id=CHANNEL)
     assert response.status == 200
-    return response.json or {}
+    if response.json and response.json.get("text"):
+        return response.json
+    if not text.strip():
+        return {}  # the ask form opens instead
+    return slack.wait_for(lambda: slack.ephemeral(CHANNEL, user)[before:], timeout=10)[-1]
 
 
 def click(slack: SlackDouble, user: str, message: dict, action_id: str, **extra) -> None:  # type: ignore[no-untyped-def]

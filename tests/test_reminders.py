@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from slack_sdk import WebClient
 
+from bot import outbox
+from bot.app import outbox_kinds
 from bot.db import Database, unit_of_work
 from bot.events.people import NotAllowed
 from bot.events.rules import FormProblems
@@ -21,12 +23,12 @@ from bot.models import (
     ReminderStatus,
 )
 from bot.reminders import blocks as reminder_blocks
-from bot.reminders import deliveries, sender
 from bot.reminders import rules as reminders
 from bot.reminders import slack as reminders_slack
 from bot.reminders.rules import ReminderError, ReminderForm
 from bot.run_of_show import slack as run_of_show_slack
 from bot.slack.messages import Message
+from bot.slack.sender import Sender
 from tests.apprunner import BOT_USER_ID
 from tests.cast import (
     ATTENDEES,
@@ -59,6 +61,7 @@ def slack(slack: SlackDouble) -> SlackDouble:
 def event_id(event_id: int, database: Database, client: WebClient) -> int:
     """The seed event, started, one reflection from someone who then left, closed."""
     run_of_show_slack.run_due_work(database, client, now=at("14:30"), exclude_from_attendees=frozenset({BOT_USER_ID}))
+    deliver(database, client, at("14:30"))
     with unit_of_work(database) as session:
         event = session.get_one(Event, event_id)
         someone = Person(workspace_id=event.workspace_id, slack_user_id=LEFT_EARLY)
@@ -66,7 +69,8 @@ def event_id(event_id: int, database: Database, client: WebClient) -> int:
         session.flush()
         session.add(Reflection(prompt_id=event.prompts[0].id, person_id=someone.id, text="Took part, then left",
                                source=ReflectionSource.MODAL))
-    run_of_show_slack.close_event(database, client, event_id=event_id, now=at("16:00"))
+    run_of_show_slack.close_event(database, event_id=event_id, now=at("16:00"))
+    deliver(database, client, at("16:00"))
     return event_id
 
 
@@ -182,15 +186,14 @@ def test_a_completion_between_claim_and_send_is_respected(
     plan(database, client, at("16:10"))
     due = at("10:00", DAY + timedelta(days=1))
     with unit_of_work(database) as session:
-        items = deliveries.claim(session, worker="w", now=due, limit=50)
+        items = outbox.claim(session, worker="w", now=due, limit=50)
     item = next(i for i in items if i.recipient == ATTENDEES[5])
     reminders_slack.record_completion(database, workspace_id=item.workspace_id, event_id=event_id,
                                 slack_user_id=ATTENDEES[5], now=due)
     with unit_of_work(database) as session:
-        [again] = [i for i in deliveries.claim(session, worker="w", now=due + timedelta(minutes=2), limit=50)
+        [again] = [i for i in outbox.claim(session, worker="w", now=due + timedelta(minutes=2), limit=50)
                    if i.recipient == ATTENDEES[5]]
-    assert again.completed
-    assert sender.Sender(database, client, clock=lambda: due).process(again) == "skipped"
+    assert Sender(database, client, outbox_kinds(), clock=lambda: due).process(again) == "skipped"
     assert dm_count(slack, ATTENDEES[5]) == 0
 
 
@@ -250,6 +253,7 @@ def test_beyond_its_grace_window_a_reminder_is_marked_missed_and_organisers_are_
     [notice] = slack.dms(ORGANISER)
     assert "was not sent" in notice["blocks"][0]["text"]["text"] and "more than 6 hours" in notice["blocks"][0]["text"]["text"]
     plan(database, client, at("22:10"))
+    deliver(database, client, at("22:10"))
     assert dm_count(slack, ORGANISER) == 1  # told once
 
 
@@ -265,6 +269,7 @@ def test_a_local_time_reminder_partly_missed_after_downtime(
     deliver(database, client, at("02:00", DAY + timedelta(days=2)))
     assert dm_count(slack, TOKYO) == 1
     plan(database, client, at("02:00", DAY + timedelta(days=2)))
+    deliver(database, client, at("02:00", DAY + timedelta(days=2)))
     notices = [n["blocks"][0]["text"]["text"] for n in slack.dms(ORGANISER)]
     assert len(notices) == 2  # the close's channel post was missed whole, the DMs in part
     assert "was not sent to the channel" in notices[0]

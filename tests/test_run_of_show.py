@@ -16,7 +16,8 @@ from bot.run_of_show import rules as run_of_show
 from bot.run_of_show import slack as run_of_show_slack
 from bot.run_of_show.rules import RunOfShowError
 from tests.apprunner import BOT_USER_ID
-from tests.cast import ATTENDEES, CHAIR, CHANNEL, DAY, PRESENTERS, at, seed_programme
+from tests.cast import ATTENDEES, CHAIR, CHANNEL, DAY, ORGANISER, PRESENTERS, at, seed_programme
+from tests.posting import deliver
 from tests.slackdouble import SlackDouble
 
 
@@ -25,8 +26,10 @@ def posted_texts(slack: SlackDouble) -> list[str]:
 
 
 def tick(database: Database, client: WebClient, hhmm: str, *, seconds: int = 0) -> None:
-    run_of_show_slack.run_due_work(database, client, now=at(hhmm) + timedelta(seconds=seconds),
-                             exclude_from_attendees=frozenset({BOT_USER_ID}))
+    """A scheduler tick at a chosen time, then the outbox's sender at the same time."""
+    now = at(hhmm) + timedelta(seconds=seconds)
+    run_of_show_slack.run_due_work(database, client, now=now, exclude_from_attendees=frozenset({BOT_USER_ID}))
+    deliver(database, client, now)
 
 
 def test_import_resolves_people_and_writes_the_whole_programme(
@@ -105,7 +108,8 @@ def test_the_chairs_next_wins_and_later_posts_follow_the_chairs_pace(
     tick(database, client, "14:30")
     tick(database, client, "14:30", seconds=5)
     # Five minutes early, the chair moves on to presentation one (planned 14:40).
-    segment = run_of_show_slack.announce_next_segment(database, client, event_id=event_id, now=at("14:35"), by_chair=True)
+    segment = run_of_show_slack.announce_next_segment(database, event_id=event_id, now=at("14:35"), by_chair=True)
+    deliver(database, client, at("14:35"))
     assert segment is not None and segment.title.startswith("Presentation one")
     tick(database, client, "14:40")
     assert len([t for t in posted_texts(slack) if t.startswith("Now: Presentation one")]) == 1
@@ -136,25 +140,41 @@ def test_prompts_post_once_by_command(
     database: Database, client: WebClient, slack: SlackDouble, event_id: int
 ) -> None:
     with pytest.raises(RunOfShowError, match="not started"):
-        run_of_show_slack.post_prompt(database, client, event_id=event_id, theme=ReflectionTheme.EQUITY, now=at("14:20"))
+        run_of_show_slack.post_prompt(database, event_id=event_id, theme=ReflectionTheme.EQUITY, now=at("14:20"))
     run_of_show_slack.start_event(database, client, event_id=event_id, now=at("14:28"), by_chair=True)
-    run_of_show_slack.post_prompt(database, client, event_id=event_id, theme=ReflectionTheme.EQUITY, now=at("14:31"))
+    run_of_show_slack.post_prompt(database, event_id=event_id, theme=ReflectionTheme.EQUITY, now=at("14:31"))
     with pytest.raises(RunOfShowError, match="already been posted"):
-        run_of_show_slack.post_prompt(database, client, event_id=event_id, theme=ReflectionTheme.EQUITY, now=at("14:32"))
+        run_of_show_slack.post_prompt(database, event_id=event_id, theme=ReflectionTheme.EQUITY, now=at("14:32"))
     # Its scheduled time (15:40) passes without a second post.
     tick(database, client, "15:45")
     equity_posts = [t for t in posted_texts(slack) if "relates to equity" in t]
     assert len(equity_posts) == 1
 
 
-def test_a_refused_post_is_retried_on_the_next_tick(
+def test_a_post_slack_fails_is_retried_and_appears_once(
+    database: Database, client: WebClient, slack: SlackDouble, event_id: int
+) -> None:
+    slack.fail_next("chat.postMessage", count=1, mode="http_500")
+    tick(database, client, "14:30")
+    assert posted_texts(slack) == []
+    deliver(database, client, at("14:31"))  # after its backoff: the welcome, then its segment, once each
+    assert [t[:20] for t in posted_texts(slack)] == ["Welcome to Provider ", "Now: Welcome and int"]
+    deliver(database, client, at("14:35"))
+    assert len(posted_texts(slack)) == 2
+
+
+def test_a_post_slack_refuses_for_good_is_told_to_the_organisers_once(
     database: Database, client: WebClient, slack: SlackDouble, event_id: int
 ) -> None:
     slack.fail_next("chat.postMessage", count=1, mode="error", error="is_archived")
     tick(database, client, "14:30")
-    assert posted_texts(slack) == []
-    tick(database, client, "14:30", seconds=5)
-    assert posted_texts(slack)[0].startswith("Welcome to")
+    tick(database, client, "14:31")
+    assert not any(t.startswith("Welcome to") for t in posted_texts(slack))
+    told = [m["text"] for m in slack.dms(ORGANISER)]
+    assert told == ["eventbot could not post the welcome for Provider collaboratives: improving equitably"]
+    tick(database, client, "14:40")  # later posts are still made, and the organisers are not told again
+    assert posted_texts(slack)[-1].startswith("Now: Presentation one")
+    assert len(slack.dms(ORGANISER)) == 1
 
 
 def test_close_counts_reflections_and_links_the_form(
@@ -168,4 +188,18 @@ def test_close_counts_reflections_and_links_the_form(
     assert "Improvement: 0 reflections" in blocks
     assert "forms.example.org/provider-collaboratives-evaluation" in blocks
     assert "Thursday 28 March" in blocks
-    assert run_of_show_slack.close_event(database, client, event_id=event_id, now=at("16:01")) is False
+    assert run_of_show_slack.close_event(database, event_id=event_id, now=at("16:01")) is False
+
+
+@pytest.mark.parametrize("mode", ["drop_after", "http_500_after"])
+def test_a_post_slack_made_but_did_not_confirm_appears_once(
+    database: Database, client: WebClient, slack: SlackDouble, event_id: int, mode: str
+) -> None:
+    slack.fail_next("chat.postMessage", count=1, mode=mode)  # Slack posts the welcome, the answer is lost
+    tick(database, client, "14:30")
+    deliver(database, client, at("14:31"))  # in doubt: found by its metadata, recorded, not posted again
+    deliver(database, client, at("14:33"))
+    texts = posted_texts(slack)
+    assert [t[:20] for t in texts] == ["Welcome to Provider ", "Now: Welcome and int"]
+    with unit_of_work(database) as session:
+        assert session.get_one(Event, event_id).welcome_message_ts == slack.messages(CHANNEL)[0]["ts"]

@@ -649,6 +649,19 @@ def test_dropped_connections(double: SlackDouble, monkeypatch: pytest.MonkeyPatc
     assert retrying.auth_test()["ok"]
 
 
+def test_failures_after_the_call_took_effect(double: SlackDouble) -> None:
+    """The in-doubt cases: the message is posted, but the caller hears a 500 or nothing."""
+    client = WebClient(token=TOKEN, base_url=double.api_url, retry_handlers=[])
+    double.fail_next("chat.postMessage", mode="http_500_after")
+    with pytest.raises(SlackApiError) as caught:
+        client.chat_postMessage(channel="C1", text="first")
+    assert caught.value.response.status_code == 500
+    double.fail_next("chat.postMessage", mode="drop_after")
+    with pytest.raises((http.client.RemoteDisconnected, urllib.error.URLError, ConnectionError)):
+        client.chat_postMessage(channel="C1", text="second")
+    assert [m["text"] for m in double.messages("C1")] == ["first", "second"]
+
+
 def test_fail_share_is_deterministic(double: SlackDouble) -> None:
     def pattern() -> list[int]:
         double.clear_failures()

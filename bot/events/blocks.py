@@ -15,13 +15,17 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import (
     DatePickerElement,
     InputBlock,
+    MarkdownTextObject,
     PlainTextInputElement,
+    SectionBlock,
     TimePickerElement,
     UserMultiSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.models import Event
+from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
+from bot.slack.text import escape, truncate
 from bot.slack.views import VALUE
 
 SETUP_CALLBACK = "event_setup"
@@ -90,3 +94,16 @@ def event_setup(*, channel_id: str, event_id: int | None, defaults: SetupDefault
         private_metadata=json.dumps({"channel_id": channel_id, "event_id": event_id}),
         blocks=blocks,
     ).to_dict()
+
+
+def post_failed(*, event_title: str, channel_id: str, what: str, error: str, explanation: str) -> Message:
+    """To organisers: eventbot gave up on a post; what it was, why, and what to do."""
+    advice = {
+        "not_in_channel": f"Invite eventbot with `/invite @eventbot` in <#{channel_id}>.",
+        "channel_not_found": f"Invite eventbot with `/invite @eventbot` in <#{channel_id}>, or check the channel exists.",
+        "is_archived": "The channel is archived: unarchive it, or set the event up in another channel.",
+    }.get(error, "Later posts are still being made; check the channel.")
+    text = (f":warning: eventbot could not post {escape(what)} in <#{channel_id}> for *{escape(event_title)}*: "
+            f"{escape(explanation)}. {advice}")
+    return Message(text=f"eventbot could not post {what} for {event_title}",
+                   blocks=blocks_of(SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT)))))

@@ -28,7 +28,7 @@ from bot.questions.rules import (
     MAX_REASON_LENGTH,
     QuestionCard,
 )
-from bot.slack.messages import Message, blocks_of
+from bot.slack.messages import Message, blocks_of, notice
 from bot.slack.text import escape, truncate
 from bot.slack.views import VALUE
 
@@ -107,6 +107,23 @@ def answer_posted(card: QuestionCard, answerer_slack_id: str) -> Message:
     return Message(text=f"Answer: {escape(truncate(card.answer_text or '', 200))}", blocks=blocks_of(
         SectionBlock(text=MarkdownTextObject(text=f":speech_balloon: *Answer from <@{answerer_slack_id}>*\n"
                                                   f"{escape(card.answer_text or '')}"))))
+
+
+def dismissed_dm(question_text: str, reason: str) -> Message:
+    """To each asker only: their question was taken out of the Q&A, and why."""
+    return notice(f"A chair removed your question _{truncate(escape(question_text), 1500)}_ from the Q&A. "
+                  f"Their reason: {truncate(escape(reason), 1000)}")
+
+
+def answered_dm(card: QuestionCard) -> Message:
+    """To each asker: their question and its answer, in full, so they need not go looking."""
+    question = truncate(escape(card.text), 1400)
+    answer = truncate(escape(card.answer_text or ""), 1400)
+    return Message(
+        text=f"Your question has been answered: {truncate(escape(card.text), 150)}",
+        blocks=blocks_of(SectionBlock(text=MarkdownTextObject(
+            text=f":speech_balloon: *Your question has been answered*\n>{question}\n\n{answer}"))),
+    )
 
 
 def approval_request(card: QuestionCard) -> Message:

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from bot import outbox
 from bot.errors import UserError
 from bot.events import people
 from bot.events.rules import current_event, event_to_run
@@ -30,6 +31,11 @@ from bot.models import (
     SpeakingQueueEntry,
     Vote,
 )
+
+# What questions post through the outbox (bot/questions/posts.py renders them when they are sent).
+QUESTION_CARD = "question_card"
+CARD_REDRAW = "card_redraw"
+ANSWER_POST = "answer_post"
 
 MAX_QUESTION_LENGTH = 1000
 MAX_ANSWER_LENGTH = 3000
@@ -418,3 +424,29 @@ def bring_in_next(session: Session, *, event_id: int, now: datetime) -> str | No
         if won:
             return session.get_one(Person, entry.person_id).slack_user_id
     return None
+
+
+# --- what must be posted -----------------------------------------------------------------------------
+
+
+def request_card(session: Session, *, question: Question, now: datetime) -> None:
+    """The question's card, posted once (rendered as the question is when it goes out)."""
+    event = session.get_one(Event, question.event_id)
+    outbox.enqueue(session, kind=QUESTION_CARD, recipient=event.channel_id, now=now, workspace_id=event.workspace_id,
+                   event_id=event.id, subject_id=question.id, dedupe_key=f"card:{question.id}")
+
+
+def request_redraw(session: Session, *, question_id: int, now: datetime) -> None:
+    """The card shows something out of date: one more redraw, however many changes come before it."""
+    question = session.get_one(Question, question_id)
+    event = session.get_one(Event, question.event_id)
+    outbox.enqueue(session, kind=CARD_REDRAW, recipient=event.channel_id, now=now, workspace_id=event.workspace_id,
+                   event_id=event.id, subject_id=question.id, coalesce_key=f"redraw:{question.id}")
+
+
+def request_answer_post(session: Session, *, question: Question, answerer_slack_id: str, now: datetime) -> None:
+    """A written answer, posted in the card's thread."""
+    event = session.get_one(Event, question.event_id)
+    outbox.enqueue(session, kind=ANSWER_POST, recipient=event.channel_id, now=now, workspace_id=event.workspace_id,
+                   event_id=event.id, subject_id=question.id, payload={"answerer": answerer_slack_id},
+                   dedupe_key=f"answer:{question.id}")

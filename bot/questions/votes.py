@@ -38,9 +38,8 @@ class Click:
 
 
 class VoteRecorder:
-    def __init__(self, database: Database, on_recorded: Callable[[int], None]) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
-        self.on_recorded = on_recorded
         self._clicks: queue.Queue[Click] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -83,14 +82,16 @@ class VoteRecorder:
                         touched.add(click.question_id)
                     except UserError as error:
                         refusals.append((click, str(error)))
+                # Written with the votes, so no redraw is forgotten if this process stops next.
+                now = max(click.at for click in batch)
+                for question_id in sorted(touched):
+                    questions.request_redraw(session, question_id=question_id, now=now)
         except Exception:
             logger.exception("could not record %d votes; recording them one by one", len(batch))
             if len(batch) > 1:
                 for click in batch:
                     self._record([click])
             return
-        for question_id in touched:
-            self.on_recorded(question_id)
         for click, reason in refusals:
             try:
                 click.refuse(reason)

@@ -3,7 +3,7 @@ recipients (their profiles and time zones come from `users.info`), and telling o
 
 A reminder waits, `scheduled`, until it is due; the scheduler's leader then fans it out: one
 delivery row per recipient with its own due time (`bot/reminders/deliveries.py`), after which any
-number of senders deliver them (`bot/reminders/sender.py`).
+number of senders deliver them (bot/slack/sender.py, the `reminder` kind in bot/reminders/posts.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import outbox
 from bot.db import Database, unit_of_work
 from bot.events import people
 from bot.events import slack as events_slack
@@ -58,7 +59,6 @@ from bot.reminders.rules import (
     organisers_of,
     reminder_to_manage,
 )
-from bot.slack.dm import send_dm
 
 logger = logging.getLogger(__name__)
 # users.info answers are trusted this long before a reminder asks again.
@@ -303,7 +303,7 @@ def plan_reminders(database: Database, client: WebClient, *, now: datetime,
         elif outcome == "missed":
             run.missed.append(reminder_id)
     run.finished = finish_reminders(database, now=now)
-    run.told = tell_organisers_of_missed(database, client, now=now)
+    run.told = tell_organisers_of_missed(database, now=now)
     return run
 
 
@@ -389,12 +389,13 @@ def finish_reminders(database: Database, *, now: datetime) -> list[int]:
     return finished
 
 
-def tell_organisers_of_missed(database: Database, client: WebClient, *, now: datetime) -> list[int]:
+def tell_organisers_of_missed(database: Database, *, now: datetime) -> list[int]:
     """DM the organisers about every reminder that downtime stopped, in whole or in part, once.
 
-    The DMs go before the reminder is marked told, so a crash in between tells them twice rather
-    than never.
+    The DMs are outbox rows written in the same transaction that marks the reminder told, so
+    they go out exactly once.
     """
+    told = []
     with unit_of_work(database) as session:
         partly_missed = exists().where(Delivery.reminder_id == Reminder.id, Delivery.status == DeliveryStatus.SKIPPED,
                                        Delivery.last_error == deliveries.SKIPPED_MISSED)
@@ -402,9 +403,12 @@ def tell_organisers_of_missed(database: Database, client: WebClient, *, now: dat
             Reminder.organisers_told_at.is_(None),
             or_(Reminder.status == ReminderStatus.MISSED,
                 and_(Reminder.status == ReminderStatus.SENT, partly_missed)))))
-        notices = []
         counts = deliveries.counts_by_reminder(session, [r.id for r in reminders])
         for reminder in reminders:
+            won = session.execute(update(Reminder).where(Reminder.id == reminder.id, Reminder.organisers_told_at.is_(None))
+                                  .values(organisers_told_at=now).execution_options(synchronize_session=False)).rowcount
+            if not won:
+                continue
             event = session.get_one(Event, reminder.event_id)
             count = counts[reminder.id]
             message = reminder_blocks.missed_notice(
@@ -413,20 +417,10 @@ def tell_organisers_of_missed(database: Database, client: WebClient, *, now: dat
                 missed=count.get("skipped_missed", 0), sent=count.get("sent", 0),
                 grace_hours=reminder.grace_minutes / 60, fanned_out=reminder.fanned_out_at is not None,
             )
-            notices.append((reminder.id, organisers_of(session, event=event, also=reminder.created_by_slack_user_id),
-                            message))
-    told = []
-    for reminder_id, organisers, message in notices:
-        for organiser in organisers:
-            try:
-                send_dm(client, user_id=organiser, message=message)
-            except SlackApiError as error:
-                logger.warning("could not tell organiser %s about missed reminder %s: %s", organiser, reminder_id,
-                               error.response.get("error"))
-        with unit_of_work(database) as session:
-            session.execute(update(Reminder).where(Reminder.id == reminder_id, Reminder.organisers_told_at.is_(None))
-                            .values(organisers_told_at=now).execution_options(synchronize_session=False))
-        told.append(reminder_id)
+            for organiser in organisers_of(session, event=event, also=reminder.created_by_slack_user_id):
+                outbox.notice(session, recipient=organiser, message=message, now=now, workspace_id=event.workspace_id,
+                              event_id=event.id, dedupe_key=f"missed:{reminder.id}:{organiser}")
+            told.append(reminder.id)
     return told
 
 

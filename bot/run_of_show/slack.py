@@ -1,10 +1,10 @@
-"""The live event in Slack: the welcome, each agenda item, the prompts and the close.
+"""The live event for the listeners and the scheduler: the welcome, each agenda item, the prompts and the close.
 
-Every post is claimed in the database before it is sent (a conditional UPDATE that only one
-process can win), so a chair's command racing the scheduler, or two schedulers by mistake, never
-post the same thing twice. If Slack refuses the post the claim is released and the next tick
-tries again; if the process dies between claim and send the post is skipped rather than doubled:
-in front of a live audience a missing announcement is the lesser harm.
+Each is claimed in the database (a conditional UPDATE that only one caller can win) together with
+its outbox row, in one transaction: a chair's command racing the scheduler, or two schedulers by
+mistake, never post the same thing twice, and once claimed a post is certain to appear exactly
+once, whatever happens to this process or to Slack's connection (bot/run_of_show/posts.py renders
+it when it is sent, and a post Slack refuses for good is told to the organisers).
 """
 
 from __future__ import annotations
@@ -13,22 +13,18 @@ import logging
 from datetime import datetime
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from sqlalchemy import Update, select, update
+from sqlalchemy import select, update
 
+from bot import outbox
 from bot.db import Database, unit_of_work
 from bot.events.slack import enrol_channel_members
-from bot.models import (
-    AgendaSegment,
-    Event,
-    EventStatus,
-    ReflectionPrompt,
-    ReflectionTheme,
-)
+from bot.models import AgendaSegment, Event, EventStatus, ReflectionPrompt, ReflectionTheme
 from bot.reflections import blocks as reflection_blocks
-from bot.reflections.rules import reflection_counts
-from bot.run_of_show import blocks as run_of_show_blocks
 from bot.run_of_show.rules import (
+    CLOSE_POST,
+    PROMPT_POST,
+    SEGMENT_POST,
+    WELCOME_POST,
     RunOfShowError,
     RunState,
     effective_time,
@@ -36,21 +32,13 @@ from bot.run_of_show.rules import (
     not_live,
     run_state,
 )
-from bot.slack.messages import Message
 
 logger = logging.getLogger(__name__)
 
 
-def _post_or_release(
-    database: Database, client: WebClient, *, channel_id: str, message: Message, release: Update
-) -> str:
-    """Send a claimed post; if Slack refuses it, undo the claim (`release`) so the next tick retries."""
-    try:
-        return client.chat_postMessage(channel=channel_id, **message.as_post())["ts"]
-    except SlackApiError:
-        with unit_of_work(database) as session:
-            session.execute(release)
-        raise
+def _request(session, *, kind: str, event: Event, subject_id: int, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    outbox.enqueue(session, kind=kind, recipient=event.channel_id, now=now, workspace_id=event.workspace_id,
+                   event_id=event.id, subject_id=subject_id, dedupe_key=f"{kind}:{subject_id}")
 
 
 # --- starting --------------------------------------------------------------------------------
@@ -65,7 +53,7 @@ def start_event(
     by_chair: bool,
     exclude_from_attendees: frozenset[str] = frozenset(),
 ) -> bool:
-    """Open the session and post the welcome; False if it had already started."""
+    """Open the event and post the welcome; False if it had already started."""
     with unit_of_work(database) as session:
         offset = 0
         event = session.get_one(Event, event_id)
@@ -79,14 +67,8 @@ def start_event(
         ).rowcount
         if not won:
             return False
-    with unit_of_work(database) as session:
-        event = session.get_one(Event, event_id)
-        message = run_of_show_blocks.welcome(event, list(event.segments))
+        _request(session, kind=WELCOME_POST, event=event, subject_id=event.id, now=now)
         channel_id = event.channel_id
-    ts = _post_or_release(database, client, channel_id=channel_id, message=message, release=update(Event).where(
-        Event.id == event_id).values(status=EventStatus.SCHEDULED, started_at=None))
-    with unit_of_work(database) as session:
-        session.get_one(Event, event_id).welcome_message_ts = ts
     enrol_channel_members(database, client, event_id=event_id, channel_id=channel_id, exclude=exclude_from_attendees)
     return True
 
@@ -94,9 +76,7 @@ def start_event(
 # --- the agenda --------------------------------------------------------------------------------
 
 
-def announce_next_segment(
-    database: Database, client: WebClient, *, event_id: int, now: datetime, by_chair: bool
-) -> AgendaSegment | None:
+def announce_next_segment(database: Database, *, event_id: int, now: datetime, by_chair: bool) -> AgendaSegment | None:
     """Announce the next agenda segment; None when every segment has been announced.
 
     A chair's `/event next` wins over the plan: the segment is announced now, and the
@@ -118,23 +98,14 @@ def announce_next_segment(
             return None
         if by_chair:
             event.schedule_offset_seconds = int((now - segment.scheduled_at).total_seconds())
-        upcoming = next_unannounced(session, event_id)
-        message = run_of_show_blocks.segment_started(event, segment, upcoming)
-        channel_id, segment_id = event.channel_id, segment.id
-    ts = _post_or_release(database, client, channel_id=channel_id, message=message, release=update(
-        AgendaSegment).where(AgendaSegment.id == segment_id).values(announced_at=None))
-    with unit_of_work(database) as session:
-        segment = session.get_one(AgendaSegment, segment_id)
-        segment.announcement_ts = ts
+        _request(session, kind=SEGMENT_POST, event=event, subject_id=segment.id, now=now)
         return segment
 
 
 # --- reflection prompts --------------------------------------------------------------------------
 
 
-def post_prompt(
-    database: Database, client: WebClient, *, event_id: int, theme: ReflectionTheme, now: datetime
-) -> ReflectionPrompt:
+def post_prompt(database: Database, *, event_id: int, theme: ReflectionTheme, now: datetime) -> ReflectionPrompt:
     with unit_of_work(database) as session:
         event = session.get_one(Event, event_id)
         if event.status != EventStatus.LIVE:
@@ -154,20 +125,14 @@ def post_prompt(
                 f"The {reflection_blocks.THEME_NAMES[theme]} prompt has already been posted; "
                 "people can still answer in its thread."
             )
-        message = run_of_show_blocks.prompt(prompt)
-        channel_id, prompt_id = event.channel_id, prompt.id
-    ts = _post_or_release(database, client, channel_id=channel_id, message=message, release=update(
-        ReflectionPrompt).where(ReflectionPrompt.id == prompt_id).values(posted_at=None))
-    with unit_of_work(database) as session:
-        prompt = session.get_one(ReflectionPrompt, prompt_id)
-        prompt.message_ts = ts
+        _request(session, kind=PROMPT_POST, event=event, subject_id=prompt.id, now=now)
         return prompt
 
 
 # --- closing -----------------------------------------------------------------------------------
 
 
-def close_event(database: Database, client: WebClient, *, event_id: int, now: datetime) -> bool:
+def close_event(database: Database, *, event_id: int, now: datetime) -> bool:
     """Post the close (thanks, reflections per theme, the form, what's next); False if already closed."""
     with unit_of_work(database) as session:
         won = session.execute(
@@ -177,13 +142,7 @@ def close_event(database: Database, client: WebClient, *, event_id: int, now: da
         ).rowcount
         if not won:
             return False
-        event = session.get_one(Event, event_id)
-        message = run_of_show_blocks.close(event, reflection_counts(session, event_id=event_id))
-        channel_id = event.channel_id
-    ts = _post_or_release(database, client, channel_id=channel_id, message=message, release=update(Event).where(
-        Event.id == event_id).values(status=EventStatus.LIVE, closed_at=None))
-    with unit_of_work(database) as session:
-        session.get_one(Event, event_id).close_message_ts = ts
+        _request(session, kind=CLOSE_POST, event=session.get_one(Event, event_id), subject_id=event_id, now=now)
     return True
 
 
@@ -221,16 +180,18 @@ def run_due_work(
                 work.append(("close", event.id, None))
     for kind, event_id, theme in work:
         if kind == "segment":
-            _guarded(announce_next_segment, database, client, event_id=event_id, now=now, by_chair=False)
+            _guarded(announce_next_segment, database, event_id=event_id, now=now, by_chair=False)
         elif kind == "prompt":
-            _guarded(post_prompt, database, client, event_id=event_id, theme=theme, now=now)
+            _guarded(post_prompt, database, event_id=event_id, theme=theme, now=now)
         else:
-            _guarded(close_event, database, client, event_id=event_id, now=now)
+            _guarded(close_event, database, event_id=event_id, now=now)
 
 
 def _guarded(step, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
     """One event's failure must not stop the others' posts; the next tick retries it."""
     try:
         step(*args, **kwargs)
-    except (SlackApiError, RunOfShowError) as error:
+    except RunOfShowError as error:
         logger.warning("%s for event %s did not happen: %s", step.__name__, kwargs.get("event_id"), error)
+    except Exception:
+        logger.exception("%s for event %s failed; the next tick retries it", step.__name__, kwargs.get("event_id"))

@@ -143,7 +143,8 @@ class ApiDispatcher:
         token = header_token or body_token
 
         failure = self._faults.next_failure(method)
-        if failure is not None:
+        acted_then_failed = failure if failure is not None and failure.mode.endswith("_after") else None
+        if failure is not None and acted_then_failed is None:
             if failure.mode == "drop":
                 self._record(method, args, 0, None, arrived)
                 return HttpReply(0, drop=True)
@@ -186,10 +187,14 @@ class ApiDispatcher:
             except ApiError as problem:
                 body, status = problem.body(), problem.status
             body = copy.deepcopy(body)
-        reply = self._finish(method, args, status, _with_warnings(body, context.warnings), arrived)
         if context.events:
             self._deliver_events(context.events)
-        return reply
+        if acted_then_failed is not None:
+            if acted_then_failed.mode == "drop_after":
+                self._record(method, args, 0, None, arrived)
+                return HttpReply(0, drop=True)
+            return self._finish(method, args, 500, {"ok": False, "error": acted_then_failed.error}, arrived)
+        return self._finish(method, args, status, _with_warnings(body, context.warnings), arrived)
 
     def _finish(
         self,

@@ -373,7 +373,11 @@ class SlackDouble(SlackToApp):
     def fail_next(
         self, method: str | None, count: int = 1, *, mode: FailureMode = "http_500", error: str = "internal_error"
     ) -> None:
-        """The next ``count`` calls to ``method`` (None: any method) fail this way."""
+        """The next ``count`` calls to ``method`` (None: any method) fail this way.
+
+        ``http_500_after`` and ``drop_after``: the call takes effect, then its answer is a 500 or a
+        dropped connection (the caller cannot know whether it did).
+        """
         self._faults.fail_next(method, count, mode, error)
 
     def fail_share(
@@ -381,7 +385,7 @@ class SlackDouble(SlackToApp):
         method: str | None,
         share: float,
         *,
-        mode: Literal["http_500", "drop", "error"] = "http_500",
+        mode: FailureMode = "http_500",
         seed: int = 0,
         error: str = "internal_error",
     ) -> None:

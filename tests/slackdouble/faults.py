@@ -7,8 +7,11 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-FailureMode = Literal["http_500", "drop", "error"]
-_MODES = ("http_500", "drop", "error")
+# http_500, drop and error fail the call before Slack acts on it. The *_after modes are the
+# in-doubt cases: Slack does what was asked (posts the message), then the caller hears a 500 or
+# nothing at all, as when a connection drops on the way back.
+FailureMode = Literal["http_500", "drop", "error", "http_500_after", "drop_after"]
+_MODES = ("http_500", "drop", "error", "http_500_after", "drop_after")
 
 
 @dataclass(frozen=True)

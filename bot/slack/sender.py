@@ -1,17 +1,21 @@
-"""The reminder outbox's Slack side: senders that claim due deliveries, post them once, and record what happened.
+"""The outbox's Slack side: senders that claim due rows, post them once, and record what happened.
 
-See `bot/reminders/deliveries.py` for the rows and their claims. Exactly once: between a
-successful `chat.postMessage` and recording it a worker can die (`kill -9`), or the connection
-can drop after Slack has posted. Such a row is *in doubt*: whoever claims it next first looks in
-the conversation's history for a message whose metadata names this delivery, and records that
-message as the send instead of sending again. A worker never starts a send with less than its
-send timeout plus a margin (20 s) of its 60-second lease left, so a live worker's send is over
-before anyone else can reclaim the row.
+See bot/outbox.py for the rows and their claims. Each row's `kind` names a `Kind` that a domain
+provides: it renders the message from the database as it is at send time (a card shows the
+votes it has now), says where it goes, and records the result on its own rows. The composition
+root hands every domain's kinds to the one `Sender` of the process.
 
-Rate limits. Slack answers 429 with Retry-After for the whole workspace's use of a method, so the
-sender pauses *every* thread in the process for that long (the `Pacer`) instead of letting each
-call sleep and retry on its own, and the 429ed row goes back to pending untouched (Slack did not
-post it).
+Exactly once: between a successful `chat.postMessage` and recording it a sender can die
+(`kill -9`), or the connection can drop after Slack has posted. Such a row is *in doubt*:
+whoever claims it next first looks in the conversation (or the thread) for a message whose
+metadata names this row, and records that message as the send instead of sending again. A
+sender never starts a send with less than its send timeout plus a margin (20 s) of its 60-second
+lease left, so a live sender's send is over before anyone else can reclaim the row. A redraw
+(`chat.update`) needs no such look: making it twice shows the same card.
+
+Rate limits: Slack answers 429 with Retry-After for the whole workspace's use of a method, so
+the sender pauses *every* thread in the process for that long (the `Pacer`) instead of letting
+each call sleep and retry on its own, and the 429ed row goes back to pending untouched.
 """
 
 from __future__ import annotations
@@ -21,48 +25,72 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.db import Database, unit_of_work
 from bot.lease import process_identity
-from bot.models import (
-    ReminderAudience,
-    ReminderStatus,
-)
-from bot.reminders import blocks as reminder_blocks
-from bot.reminders.deliveries import (
+from bot.outbox import (
     CLAIM_BATCH,
     HISTORY_PAGES,
     LEASE_MARGIN_SECONDS,
     MAX_ATTEMPTS,
     METADATA_EVENT_TYPE,
+    NOTICE,
     PERMANENT_ERRORS,
     SEND_TIMEOUT_SECONDS,
     SENDER_THREADS,
-    SKIPPED_CANCELLED,
-    SKIPPED_COMPLETED,
-    SKIPPED_MISSED,
     Claimed,
+    Kind,
+    Prepared,
     anything_due,
     backoff,
     claim,
     mark_failed,
     mark_sent,
     mark_skipped,
+    next_due,
     put_back,
     release_dead_claims,
     retry_later,
+    stop_waking,
+    wake_on_enqueue,
 )
 from bot.slack.dm import dm_channel
+from bot.slack.messages import Message
 
 logger = logging.getLogger(__name__)
+
+# An idle sender still looks at the outbox this often: rows written by other processes, retries
+# that fall due, and rows left by a sender that died.
+POLL_SECONDS = 2.0
+
+
+# --- the kind every domain can use ------------------------------------------------------------
+
+
+class Notice:
+    """A message fixed when the row was written: DMs to askers, presenters and organisers."""
+
+    def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
+        payload = item.payload or {}
+        return Prepared(channel=item.recipient, thread_ts=payload.get("thread_ts"),
+                        message=Message(text=payload.get("text") or "", blocks=payload.get("blocks") or []))
+
+    def sent(self, session: Session, item: Claimed, ts: str) -> None:
+        pass
+
+    def failed(self, session: Session, item: Claimed, error: str, now: datetime) -> None:
+        # A private word that cannot be delivered (a deactivated account) is told to nobody else:
+        # telling organisers of every one would bury what they need to act on.
+        logger.info("notice %s to %s could not be delivered: %s", item.delivery_id, item.recipient, error)
 
 
 # --- what Slack said ---------------------------------------------------------------------------
@@ -163,12 +191,13 @@ def sender_client(client: WebClient, *, timeout: int = SEND_TIMEOUT_SECONDS) -> 
 
 
 class Sender:
-    """Sends due deliveries from several threads; one per process, shared by every pass."""
+    """Sends due outbox rows from several threads; one per process, shared by every pass."""
 
     def __init__(
         self,
         database: Database,
         client: WebClient,
+        kinds: Mapping[str, Kind],
         *,
         identity: str | None = None,
         threads: int = SENDER_THREADS,
@@ -178,6 +207,7 @@ class Sender:
     ) -> None:
         self.database = database
         self.client = sender_client(client)
+        self.kinds: dict[str, Kind] = {NOTICE: Notice(), **kinds}
         self.identity = identity or process_identity()
         self.threads = threads
         self.batch = batch
@@ -185,14 +215,54 @@ class Sender:
         self.pacer = pacer or Pacer()
         self.stopping = threading.Event()
         self._pass_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._loop: threading.Thread | None = None
+
+    # -- running on its own ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Send in the background: at once when this process enqueues, and every POLL_SECONDS."""
+        if self._loop is not None:
+            return
+        wake_on_enqueue(self.kick)
+        self._loop = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
+        self._loop.start()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            self._wake.clear()
+            try:
+                self.deliver_due()
+            except Exception:
+                logger.exception("the outbox pass failed; the next one retries")
+            self._wake.wait(self._idle_seconds())
+
+    def _idle_seconds(self) -> float:
+        try:
+            with unit_of_work(self.database) as session:
+                due = next_due(session)
+        except Exception:
+            return POLL_SECONDS
+        if due is None:
+            return POLL_SECONDS
+        return min(POLL_SECONDS, max(0.05, (due - self.clock()).total_seconds()))
 
     def stop(self) -> None:
         """Stop claiming; sends in flight finish and are recorded."""
         self.stopping.set()
+        self._wake.set()
+        stop_waking(self.kick)
+        if self._loop is not None and self._loop is not threading.current_thread():
+            self._loop.join(timeout=SEND_TIMEOUT_SECONDS + 5)
 
     def busy(self) -> bool:
         """Whether a pass is sending right now."""
         return self._pass_lock.locked()
+
+    # -- one pass ----------------------------------------------------------------------------------
 
     def deliver_due(self) -> DeliveryRun:
         """Send everything due now, then return. Safe alongside other passes and other processes."""
@@ -205,7 +275,7 @@ class Sender:
                     return run
             with unit_of_work(self.database) as session:
                 release_dead_claims(session, now=self.clock())
-            workers = [threading.Thread(target=self._work, args=(run,), name=f"reminder-sender-{n}", daemon=True)
+            workers = [threading.Thread(target=self._work, args=(run,), name=f"outbox-sender-{n}", daemon=True)
                        for n in range(self.threads)]
             for worker in workers:
                 worker.start()
@@ -214,7 +284,7 @@ class Sender:
         finally:
             self._pass_lock.release()
         if run.sent or run.failed or run.recovered:
-            logger.info("reminder deliveries: %s", run)
+            logger.info("outbox: %s", run)
         return run
 
     def _work(self, run: DeliveryRun) -> None:
@@ -226,7 +296,7 @@ class Sender:
                 with unit_of_work(self.database) as session:
                     items = claim(session, worker=self.identity, now=self.clock(), limit=self.batch)
             except Exception:
-                logger.exception("could not claim deliveries; the next pass retries")
+                logger.exception("could not claim outbox rows; the next pass retries")
                 return
             if not items:
                 return
@@ -240,60 +310,68 @@ class Sender:
                     self.process(item, run)
                 except Exception:
                     # The row stays claimed and will be treated as in doubt when its lease ends.
-                    logger.exception("delivery %s failed unexpectedly", item.delivery_id)
+                    logger.exception("outbox row %s failed unexpectedly", item.delivery_id)
 
-    # One delivery, start to finish. Public so tests can drive a single row.
+    # One row, start to finish. Public so tests can drive a single row.
     def process(self, item: Claimed, run: DeliveryRun | None = None) -> str:
         run = run or DeliveryRun()
-        now = self.clock()
-        if item.in_doubt:
+        kind = self.kinds.get(item.kind)
+        if kind is None:
+            # Written by a newer version of eventbot that knows this kind; leave it to that one.
+            with unit_of_work(self.database) as session:
+                put_back(session, item, resolved=False, at=self.clock() + timedelta(minutes=5))
+            logger.warning("outbox row %s has a kind this process does not know: %s", item.delivery_id, item.kind)
+            return "put_back"
+        with unit_of_work(self.database) as session:
+            prepared = kind.prepare(session, item, self.clock())
+        if prepared.later is not None:
+            with unit_of_work(self.database) as session:
+                put_back(session, item, resolved=False, at=self.clock() + timedelta(seconds=prepared.later))
+            return "later"
+        if item.in_doubt and prepared.update_ts is None:
             try:
-                ts = self._find_sent(item)
+                ts = self._find_sent(item, prepared)
             except Exception as error:
-                return self._failed_call(item, error, run, now, in_doubt=True)
+                return self._failed_call(kind, item, error, run, self.clock(), in_doubt=True)
             if ts is not None:
                 with unit_of_work(self.database) as session:
-                    mark_sent(session, item, ts=ts, now=now)
+                    if mark_sent(session, item, ts=ts, now=self.clock()):
+                        kind.sent(session, item, ts)
                 run.add("recovered")
                 return "recovered"
-        skip = self._skip_reason(item, now)
-        if skip is not None:
+        if prepared.skip is not None or prepared.message is None:
             with unit_of_work(self.database) as session:
-                mark_skipped(session, item, reason=skip)
+                mark_skipped(session, item, reason=prepared.skip or "nothing to say")
             run.add("skipped")
             return "skipped"
         if (item.claimed_until - self.clock()).total_seconds() < SEND_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS:
             with unit_of_work(self.database) as session:
                 put_back(session, item, resolved=True)
             return "put_back"
-        message = reminder_blocks.reminder_message(
-            text=item.text, form_url=item.form_url, event_id=item.event_id,
-            in_channel=item.audience == ReminderAudience.CHANNEL,
-        )
         try:
-            response = self.client.chat_postMessage(
-                channel=item.recipient, text=message.text, blocks=message.blocks,
-                metadata={"event_type": METADATA_EVENT_TYPE,
-                          "event_payload": {"delivery_id": item.delivery_id, "reminder_id": item.reminder_id}},
-                unfurl_links=False,
-            )
+            ts = self._send(item, prepared)
         except Exception as error:
-            return self._failed_call(item, error, run, self.clock(), in_doubt=False)
+            return self._failed_call(kind, item, error, run, self.clock(), in_doubt=False)
         with unit_of_work(self.database) as session:
-            mark_sent(session, item, ts=response["ts"], now=self.clock())
+            if mark_sent(session, item, ts=ts, now=self.clock()):
+                kind.sent(session, item, ts)
         run.add("sent")
         return "sent"
 
-    def _skip_reason(self, item: Claimed, now: datetime) -> str | None:
-        if item.reminder_status == ReminderStatus.CANCELLED:
-            return SKIPPED_CANCELLED
-        if item.only_incomplete and item.audience == ReminderAudience.DIRECT_MESSAGE and item.completed:
-            return SKIPPED_COMPLETED
-        if now > item.due_at + timedelta(minutes=item.grace_minutes):
-            return SKIPPED_MISSED
-        return None
+    def _send(self, item: Claimed, prepared: Prepared) -> str:
+        assert prepared.message is not None
+        if prepared.update_ts is not None:
+            self.client.chat_update(channel=prepared.channel, ts=prepared.update_ts, **prepared.message.as_post())
+            return prepared.update_ts
+        response = self.client.chat_postMessage(
+            channel=prepared.channel, thread_ts=prepared.thread_ts, **prepared.message.as_post(),
+            metadata={"event_type": METADATA_EVENT_TYPE,
+                      "event_payload": {"delivery_id": item.delivery_id, "kind": item.kind}},
+            unfurl_links=False,
+        )
+        return str(response["ts"])
 
-    def _failed_call(self, item: Claimed, error: Exception, run: DeliveryRun, now: datetime, *,
+    def _failed_call(self, kind: Kind, item: Claimed, error: Exception, run: DeliveryRun, now: datetime, *,
                      in_doubt: bool) -> str:
         outcome = classify(error)
         with unit_of_work(self.database) as session:
@@ -309,29 +387,35 @@ class Sender:
             doubt = in_doubt or outcome.in_doubt
             if outcome.kind == "permanent":
                 # A permanent error while checking history leaves the earlier attempt in doubt.
-                mark_failed(session, item, error=outcome.error, in_doubt=in_doubt)
-                logger.info("delivery %s to %s failed for good: %s", item.delivery_id, item.recipient, outcome.error)
+                if mark_failed(session, item, error=outcome.error, in_doubt=in_doubt):
+                    kind.failed(session, item, outcome.error, now)
+                logger.info("outbox row %s (%s) to %s failed for good: %s", item.delivery_id, item.kind,
+                            item.recipient, outcome.error)
                 run.add("failed")
                 return "failed"
             if item.attempts >= MAX_ATTEMPTS:
-                mark_failed(session, item, error=outcome.error, in_doubt=doubt)
-                logger.warning("delivery %s to %s failed after %d attempts: %s", item.delivery_id, item.recipient,
-                               item.attempts, outcome.error)
+                if mark_failed(session, item, error=outcome.error, in_doubt=doubt):
+                    kind.failed(session, item, outcome.error, now)
+                logger.warning("outbox row %s (%s) to %s failed after %d attempts: %s", item.delivery_id,
+                               item.kind, item.recipient, item.attempts, outcome.error)
                 run.add("failed")
                 return "failed"
             retry_later(session, item, error=outcome.error, at=now + backoff(item.attempts), in_doubt=doubt)
         run.add("retried")
         return "retried"
 
-    def _find_sent(self, item: Claimed) -> str | None:
-        """The ts of a message already posted for this delivery, if an earlier attempt got through."""
-        if item.audience == ReminderAudience.CHANNEL:
-            channel = item.recipient
-        else:
-            channel = dm_channel(self.client, user_id=item.recipient)
+    def _find_sent(self, item: Claimed, prepared: Prepared) -> str | None:
+        """The ts of a message already posted for this row, if an earlier attempt got through."""
+        channel = prepared.channel
+        if channel[:1] in ("U", "W"):
+            channel = dm_channel(self.client, user_id=channel)
         # Newest first, and no `oldest` bound: the attempt was recent, and our clock and Slack's
-        # need not agree.
-        pages = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+        # need not agree. A reply is only found in its thread.
+        if prepared.thread_ts:
+            pages = self.client.conversations_replies(channel=channel, ts=prepared.thread_ts, limit=200,
+                                                      include_all_metadata=True)
+        else:
+            pages = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
         for page in itertools.islice(pages, HISTORY_PAGES):
             for message in page.get("messages") or []:
                 metadata = message.get("metadata") or {}

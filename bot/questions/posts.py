@@ -1,0 +1,145 @@
+"""What questions post through the outbox: cards, their redraws, answers in their threads, and private words.
+
+Cards are rendered when they are sent, from the question as it is then: a card that waited behind
+a rate limit shows the votes it has by the time it goes out, and a redraw shows every change made
+before it. Redraws are paced across every process by the last one recorded in the database, so
+several processes together stay inside chat.update's Tier 3 budget.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot import outbox
+from bot.events.posts import tell_organisers
+from bot.models import Delivery, DeliveryStatus, Event, Question, QuestionStatus
+from bot.outbox import Claimed, Prepared
+from bot.questions import rules as questions
+from bot.questions.blocks import answer_posted, answered_dm, approval_request, question_card
+from bot.slack.messages import Message
+
+# chat.update's Tier 3 budget is ~50 a minute per workspace; stay just inside it.
+CARD_UPDATES_PER_MINUTE = 48
+# How long a row waits for the card it belongs to (still in the outbox) before looking again.
+WAIT_FOR_CARD_SECONDS = 1.0
+
+
+class QuestionCardPost:
+    """A question's card in the event's channel."""
+
+    def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
+        assert item.subject_id is not None
+        card = questions.card(session, question_id=item.subject_id)
+        if card.status in (QuestionStatus.AWAITING_APPROVAL, QuestionStatus.DISMISSED, QuestionStatus.MERGED):
+            # Dismissed or merged before its card went out: nobody needs to see it.
+            return Prepared(channel=item.recipient, skip=f"question {card.status.value}")
+        return Prepared(channel=item.recipient, message=question_card(card))
+
+    def sent(self, session: Session, item: Claimed, ts: str) -> None:
+        assert item.subject_id is not None
+        questions.record_card(session, question_id=item.subject_id, message_ts=ts)
+
+    def failed(self, session: Session, item: Claimed, error: str, now: datetime) -> None:
+        if item.event_id is not None:
+            tell_organisers(session, event_id=item.event_id, what="a question's card", error=error, now=now)
+
+
+class CardRedraw:
+    """A card redrawn to show its votes and status now (chat.update)."""
+
+    def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
+        assert item.subject_id is not None
+        card = questions.card(session, question_id=item.subject_id)
+        if card.card_message_ts is None:
+            if outbox.pending_of(session, kind=questions.QUESTION_CARD, subject_id=item.subject_id):
+                return Prepared(channel=item.recipient, later=WAIT_FOR_CARD_SECONDS)
+            return Prepared(channel=item.recipient, skip="the question has no card")
+        wait = _redraw_wait(session, item, now)
+        if wait > 0:
+            return Prepared(channel=item.recipient, later=wait)
+        outbox.rendering(session, item)
+        card = questions.card(session, question_id=item.subject_id)
+        return Prepared(channel=item.recipient, update_ts=card.card_message_ts, message=question_card(card))
+
+    def sent(self, session: Session, item: Claimed, ts: str) -> None:
+        pass
+
+    def failed(self, session: Session, item: Claimed, error: str, now: datetime) -> None:
+        pass  # the next change redraws it again; the card itself was posted
+
+
+def _redraw_wait(session: Session, item: Claimed, now: datetime) -> float:
+    """Seconds until this workspace may have another redraw, by the last one any process made."""
+    last = session.scalar(select(func.max(Delivery.sent_at)).where(
+        Delivery.kind == questions.CARD_REDRAW, Delivery.workspace_id == item.workspace_id,
+        Delivery.status == DeliveryStatus.SENT))
+    if last is None:
+        return 0.0
+    return (last + timedelta(seconds=60 / CARD_UPDATES_PER_MINUTE) - now).total_seconds()
+
+
+class AnswerPost:
+    """A written answer in the card's thread (or in the channel, if the card never went out)."""
+
+    def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
+        assert item.subject_id is not None
+        card = questions.card(session, question_id=item.subject_id)
+        if card.card_message_ts is None and outbox.pending_of(
+                session, kind=questions.QUESTION_CARD, subject_id=item.subject_id):
+            return Prepared(channel=item.recipient, later=WAIT_FOR_CARD_SECONDS)
+        answerer = (item.payload or {}).get("answerer") or ""
+        return Prepared(channel=item.recipient, thread_ts=card.card_message_ts, message=answer_posted(card, answerer))
+
+    def sent(self, session: Session, item: Claimed, ts: str) -> None:
+        pass
+
+    def failed(self, session: Session, item: Claimed, error: str, now: datetime) -> None:
+        if item.event_id is not None:
+            tell_organisers(session, event_id=item.event_id, what="an answer to a question", error=error, now=now)
+
+
+KINDS = {questions.QUESTION_CARD: QuestionCardPost(), questions.CARD_REDRAW: CardRedraw(),
+         questions.ANSWER_POST: AnswerPost()}
+
+
+# --- what is posted when ---------------------------------------------------------------------------
+
+
+def question_asked(session: Session, *, question: Question, now: datetime) -> None:
+    """An open question gets its card; one awaiting approval goes to each moderator privately."""
+    if question.status != QuestionStatus.AWAITING_APPROVAL:
+        questions.request_card(session, question=question, now=now)
+        return
+    card = questions.card(session, question_id=question.id)
+    request = approval_request(card)
+    for moderator in questions.moderators_of(session, event_id=question.event_id):
+        _tell(session, question=question, recipient=moderator, message=request, now=now,
+              key=f"approval:{question.id}:{moderator}")
+
+
+def question_answered(session: Session, *, question: Question, answerer_slack_id: str, now: datetime) -> None:
+    """The answer in the card's thread, the card redrawn, and every asker told what was answered."""
+    questions.request_answer_post(session, question=question, answerer_slack_id=answerer_slack_id, now=now)
+    questions.request_redraw(session, question_id=question.id, now=now)
+    card = questions.card(session, question_id=question.id)
+    tell_askers(session, question=question, message=answered_dm(card), now=now, key="answered")
+
+
+def tell_askers(session: Session, *, question: Question, message: Message, now: datetime, key: str) -> None:
+    """A private word to everyone who asked (anonymous askers included: only they see it)."""
+    for asker in questions.askers_to_tell(session, question_id=question.id):
+        _tell(session, question=question, recipient=asker, message=message, now=now,
+              key=f"{key}:{question.id}:{asker}")
+
+
+def tell(session: Session, *, event_id: int, recipient: str, message: Message, now: datetime, key: str) -> None:
+    event = session.get_one(Event, event_id)
+    outbox.notice(session, recipient=recipient, message=message, now=now, workspace_id=event.workspace_id,
+                  event_id=event.id, dedupe_key=key[:128])
+
+
+def _tell(session: Session, *, question: Question, recipient: str, message: Message, now: datetime, key: str) -> None:
+    tell(session, event_id=question.event_id, recipient=recipient, message=message, now=now, key=key)
