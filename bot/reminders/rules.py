@@ -228,6 +228,46 @@ def cancel_reminder(session: Session, *, reminder: Reminder, now: datetime) -> i
     return stopped
 
 
+@dataclass(frozen=True)
+class Stopped:
+    reminders: int
+    deliveries: int
+
+
+# Why a delivery was skipped when the app was removed from its workspace (kept in `last_error`).
+SKIPPED_UNINSTALLED = "uninstalled"
+
+
+def stop_workspace_reminders(session: Session, *, workspace_id: int) -> Stopped:
+    """The app was removed from the workspace: no reminder goes out there any more. Safe to repeat."""
+    # Cancelled before the deliveries are skipped: a fan-out still running checks its reminder
+    # in the transaction that adds its rows, so either it committed first (and its rows are
+    # skipped below) or it finds the reminder cancelled and adds none.
+    reminders = session.execute(
+        update(Reminder)
+        .where(Reminder.event_id.in_(select(Event.id).where(Event.workspace_id == workspace_id)),
+               Reminder.status.in_(OPEN_STATUSES))
+        .values(status=ReminderStatus.CANCELLED).execution_options(synchronize_session=False)
+    ).rowcount or 0
+    return Stopped(reminders=reminders, deliveries=skip_workspace_deliveries(session, workspace_id=workspace_id))
+
+
+def skip_workspace_deliveries(session: Session, *, workspace_id: int) -> int:
+    """Skip, as uninstalled, every delivery in the workspace that has not gone out.
+
+    Rows a sender has claimed are skipped too, since the token they would be sent with is dead;
+    their claim stays, so a sender half-way through a send still records what really happened.
+    """
+    return session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.PENDING,
+               Delivery.reminder_id.in_(select(Reminder.id).join(Event, Event.id == Reminder.event_id)
+                                        .where(Event.workspace_id == workspace_id)))
+        .values(status=DeliveryStatus.SKIPPED, last_error=SKIPPED_UNINSTALLED)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+
+
 def reminder_to_manage(session: Session, *, workspace_id: int, reminder_id: int, slack_user_id: str,
                         action: str) -> tuple[Reminder, Event]:
     reminder = session.get(Reminder, reminder_id)

@@ -48,6 +48,7 @@ from bot.reminders.rules import (
     ReminderError,
     ReminderForm,
     Saved,
+    Stopped,
     audience_people,
     cancel_reminder,
     change_reminder,
@@ -57,8 +58,10 @@ from bot.reminders.rules import (
     local_due,
     organisers_of,
     reminder_to_manage,
+    stop_workspace_reminders,
 )
 from bot.slack.dm import send_dm
+from bot.workspaces import installed, mark_uninstalled
 
 logger = logging.getLogger(__name__)
 # users.info answers are trusted this long before a reminder asks again.
@@ -277,7 +280,7 @@ def plan_reminders(database: Database, client: WebClient, *, now: datetime,
         closed = or_(Event.ends_at <= now, and_(Event.closed_at.is_not(None), Event.closed_at <= now))
         due = list(session.scalars(
             select(Reminder.id).join(Event, Event.id == Reminder.event_id)
-            .where(or_(
+            .where(installed(Event.workspace_id), or_(
                 and_(
                     Reminder.status == ReminderStatus.SCHEDULED,
                     or_(
@@ -398,8 +401,8 @@ def tell_organisers_of_missed(database: Database, client: WebClient, *, now: dat
     with unit_of_work(database) as session:
         partly_missed = exists().where(Delivery.reminder_id == Reminder.id, Delivery.status == DeliveryStatus.SKIPPED,
                                        Delivery.last_error == deliveries.SKIPPED_MISSED)
-        reminders = list(session.scalars(select(Reminder).where(
-            Reminder.organisers_told_at.is_(None),
+        reminders = list(session.scalars(select(Reminder).join(Event, Event.id == Reminder.event_id).where(
+            installed(Event.workspace_id), Reminder.organisers_told_at.is_(None),
             or_(Reminder.status == ReminderStatus.MISSED,
                 and_(Reminder.status == ReminderStatus.SENT, partly_missed)))))
         notices = []
@@ -428,6 +431,18 @@ def tell_organisers_of_missed(database: Database, client: WebClient, *, now: dat
                             .values(organisers_told_at=now).execution_options(synchronize_session=False))
         told.append(reminder_id)
     return told
+
+
+def stop_after_uninstall(database: Database, *, team_id: str, now: datetime) -> Stopped:
+    """The app was removed from a workspace, or lost its bot token: forget the token and cancel
+    whatever was waiting to go out there, in one transaction.
+
+    No Slack call: the token is dead. It lives here because reminders are, for now, the only work
+    that waits to go out; the scheduler's queries skip the workspace's events from then on.
+    """
+    with unit_of_work(database) as session:
+        workspace = mark_uninstalled(session, team_id=team_id, now=now)
+        return stop_workspace_reminders(session, workspace_id=workspace.id)
 
 
 def reminders_for_channel(database: Database, *, workspace_id: int, channel_id: str,
