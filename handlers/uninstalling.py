@@ -32,7 +32,7 @@ def _stop(context: BoltContext, *, why: str) -> None:
         logger.warning("%s, but Slack did not say in which workspace", why)
         return
     stopped = reminders_slack.stop_after_uninstall(context["database"], team_id=team_id, now=utcnow())
-    logger.info("workspace %s: %s; cancelled %d reminders and skipped %d deliveries", team_id, why,
+    logger.info("workspace %s: %s; reminders cancelled: %d, deliveries skipped: %d", team_id, why,
                 stopped.reminders, stopped.deliveries)
 
 

@@ -182,3 +182,11 @@ def test_only_the_bots_revoked_token_counts(database: Database) -> None:
     uninstalling.tokens_revoked({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["U0EVENTBOT"]}}, context)
     assert _workspace(database, GONE).uninstalled_at is not None
     assert _workspace(database, GONE).bot_token is None
+
+
+def test_app_uninstalled_on_its_own_stops_the_workspace(database: Database) -> None:
+    waiting, _ = _workspace_with_work(database, GONE)
+    # Either event may come first, or alone.
+    uninstalling.app_uninstalled(BoltContext(database=database, team_id=GONE))
+    assert _state(database, (waiting,)) == [ReminderStatus.CANCELLED]
+    assert _workspace(database, GONE).uninstalled_at is not None
