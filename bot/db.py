@@ -42,13 +42,21 @@ def make_engine(database_url: str, *, echo: bool = False, pooled: bool = True) -
             connect_args={"check_same_thread": False, "timeout": 30},
         )
         event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     if pooled:
         pool_options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
     return create_engine(database_url, echo=echo, **pool_options)
 
 
+# Execution option for a connection that only reads (the health check): it begins DEFERRED.
+READ_ONLY = "eventbot_read_only"
+
+
 def _configure_sqlite_connection(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
+    # The sqlite3 module's own BEGIN comes late (before the first INSERT/UPDATE/DELETE, so reads
+    # before it see no transaction at all) and DEFERRED; with its BEGIN off, we emit our own.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # SQLite ignores foreign keys unless asked, and WAL lets readers carry on during a write.
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -56,6 +64,21 @@ def _configure_sqlite_connection(dbapi_connection, connection_record) -> None:  
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _begin_sqlite_transaction(connection) -> None:  # type: ignore[no-untyped-def]
+    """Take SQLite's write lock when a transaction begins, not at its first write.
+
+    A DEFERRED transaction that has read and then writes must upgrade its lock; if another
+    connection wrote in between, SQLite fails it at once with "database is locked" (waiting
+    cannot help: its snapshot is stale). Taking the lock up front makes writers queue under
+    busy_timeout instead. Every transaction does, reads included: a `unit_of_work` does not say
+    whether it will write, transactions are short, and under WAL the cost is that reads queue
+    behind writes. The health check opts out (READ_ONLY) so that a burst of writes cannot make a
+    healthy process look dead.
+    """
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _is_memory_database(dbapi_connection) -> bool:  # type: ignore[no-untyped-def]
@@ -86,7 +109,7 @@ def database_answers(engine: Engine) -> bool:
     """True when the database answers a query against our schema (not merely accepts a connection:
     a SQLite file that went missing would be recreated empty and still answer `SELECT 1`)."""
     try:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             return connection.execute(text("SELECT version_num FROM alembic_version")).first() is not None
     except Exception:
         return False

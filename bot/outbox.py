@@ -446,11 +446,14 @@ def describe_error(code: str | None) -> str:
 
 
 def cancel_pending(session: Session, *, workspace_id: int, reason: str) -> int:
-    """Stop every unsent post of a workspace (eventbot was uninstalled there)."""
+    """Stop every unsent post of a workspace (eventbot was uninstalled there).
+
+    Rows a sender has claimed are stopped too, since the token they would be sent with is dead;
+    their claim stays, so a sender half-way through a send still records what really happened.
+    """
     return session.execute(
         update(Delivery)
         .where(Delivery.workspace_id == workspace_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SKIPPED, last_error=reason, claimed_by=None, claimed_until=None,
-                coalesce_key=None)
+        .values(status=DeliveryStatus.SKIPPED, last_error=reason, coalesce_key=None)
         .execution_options(synchronize_session=False)
     ).rowcount or 0

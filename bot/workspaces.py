@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,3 +24,26 @@ def ensure_workspace(session: Session, *, team_id: str, enterprise_id: str | Non
     except IntegrityError:
         workspace = session.scalars(select(Workspace).where(Workspace.team_id == team_id)).one()
     return workspace
+
+
+def mark_uninstalled(session: Session, *, team_id: str, now: datetime) -> Workspace:
+    """The app was removed from a workspace, or its bot token revoked: forget the token.
+
+    Safe to repeat (Slack sends both events on an uninstall, in either order, and may redeliver
+    each): the first time is the one kept.
+    """
+    workspace = ensure_workspace(session, team_id=team_id)
+    workspace.bot_token = None
+    if workspace.uninstalled_at is None:
+        workspace.uninstalled_at = now
+    return workspace
+
+
+def is_installed(session: Session, *, team_id: str) -> bool:
+    """False once the app was removed from the workspace; a workspace never seen is new, so True."""
+    return session.scalar(select(Workspace.uninstalled_at).where(Workspace.team_id == team_id)) is None
+
+
+def installed(workspace_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL condition on a row's workspace: the app is still installed there, so its work may go on."""
+    return workspace_id.in_(select(Workspace.id).where(Workspace.uninstalled_at.is_(None)))

@@ -15,6 +15,7 @@ from handlers import (
     reminding,
     setting_up,
     speaking,
+    uninstalling,
     voting,
 )
 
@@ -34,3 +35,4 @@ def register_all(app: App) -> None:
     home.register(app)
     digesting.register(app)
     reminding.register(app)
+    uninstalling.register(app)

@@ -17,8 +17,8 @@ from bot.models import (
 )
 from bot.reminders import slack as reminders_slack
 from bot.workspaces import ensure_workspace
-from tests.posting import deliver  # noqa: F401  (re-exported for the reminder tests)
 from tests.apprunner import BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, TEAM_ID
+from tests.posting import deliver  # noqa: F401  (re-exported for the reminder tests)
 from tests.slackdouble import SlackDouble
 
 CHANNEL = "C0REMINDER"

@@ -23,8 +23,8 @@ from bot.slack.sender import Sender
 from tests.apprunner import BOT_TOKEN
 from tests.conftest import BACKENDS
 from tests.reminder_world import (
-    ORGANISER,
     CHANNEL,
+    ORGANISER,
     add_reminder,
     attendee_ids,
     deliver,

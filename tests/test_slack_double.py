@@ -939,6 +939,24 @@ def test_send_event_envelope_and_retries(double: SlackDouble, receiver: Receiver
     assert receiver.requests[-1]["json"]["event_id"].startswith("Ev")
 
 
+def test_uninstalling_the_app_revokes_its_token_and_tells_the_app(
+    double: SlackDouble, client: WebClient, receiver: Receiver
+) -> None:
+    assert client.auth_test()["ok"]
+    answers = double.uninstall_app()
+    assert [answer.status for answer in answers] == [200, 200]
+    events = [request["json"] for request in receiver.requests]
+    assert [envelope["event"] for envelope in events] == [
+        {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}},
+        {"type": "app_uninstalled"},
+    ]
+    assert all(envelope["team_id"] == "T0TEAM" and envelope["type"] == "event_callback" for envelope in events)
+    assert events[0]["event_id"] != events[1]["event_id"]
+    with pytest.raises(SlackApiError) as refused:
+        client.auth_test()
+    assert refused.value.response["error"] == "account_inactive"
+
+
 def test_user_posts_edits_and_deletes_send_message_events(double: SlackDouble, receiver: Receiver) -> None:
     parent = double.user_posts("U1", "C1", "hello <@UBOT>")
     events = [r["json"]["event"] for r in receiver.requests]

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import exists, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
+from bot import outbox
 from bot.clock import to_utc
 from bot.errors import UserError
 from bot.events import people
@@ -226,6 +227,29 @@ def cancel_reminder(session: Session, *, reminder: Reminder, now: datetime) -> i
     ).rowcount or 0
     session.refresh(reminder)
     return stopped
+
+
+@dataclass(frozen=True)
+class Stopped:
+    reminders: int
+    deliveries: int
+
+
+# Why a delivery was skipped when the app was removed from its workspace (kept in `last_error`).
+def stop_workspace_reminders(session: Session, *, workspace_id: int) -> Stopped:
+    """The app was removed from the workspace: no reminder goes out there any more. Safe to repeat."""
+    # Cancelled before the deliveries are skipped: a fan-out still running checks its reminder
+    # in the transaction that adds its rows, so either it committed first (and its rows are
+    # skipped below) or it finds the reminder cancelled and adds none.
+    reminders = session.execute(
+        update(Reminder)
+        .where(Reminder.event_id.in_(select(Event.id).where(Event.workspace_id == workspace_id)),
+               Reminder.status.in_(OPEN_STATUSES))
+        .values(status=ReminderStatus.CANCELLED).execution_options(synchronize_session=False)
+    ).rowcount or 0
+    # Every post of the workspace still in the outbox, reminders or not, stays unsent.
+    return Stopped(reminders=reminders, deliveries=outbox.cancel_pending(
+        session, workspace_id=workspace_id, reason=outbox.SKIPPED_UNINSTALLED))
 
 
 def reminder_to_manage(session: Session, *, workspace_id: int, reminder_id: int, slack_user_id: str,

@@ -49,6 +49,7 @@ from bot.reminders.rules import (
     ReminderError,
     ReminderForm,
     Saved,
+    Stopped,
     audience_people,
     cancel_reminder,
     change_reminder,
@@ -58,7 +59,9 @@ from bot.reminders.rules import (
     local_due,
     organisers_of,
     reminder_to_manage,
+    stop_workspace_reminders,
 )
+from bot.workspaces import installed, mark_uninstalled
 
 logger = logging.getLogger(__name__)
 # users.info answers are trusted this long before a reminder asks again.
@@ -277,7 +280,7 @@ def plan_reminders(database: Database, client: WebClient, *, now: datetime,
         closed = or_(Event.ends_at <= now, and_(Event.closed_at.is_not(None), Event.closed_at <= now))
         due = list(session.scalars(
             select(Reminder.id).join(Event, Event.id == Reminder.event_id)
-            .where(or_(
+            .where(installed(Event.workspace_id), or_(
                 and_(
                     Reminder.status == ReminderStatus.SCHEDULED,
                     or_(
@@ -399,8 +402,8 @@ def tell_organisers_of_missed(database: Database, *, now: datetime) -> list[int]
     with unit_of_work(database) as session:
         partly_missed = exists().where(Delivery.reminder_id == Reminder.id, Delivery.status == DeliveryStatus.SKIPPED,
                                        Delivery.last_error == deliveries.SKIPPED_MISSED)
-        reminders = list(session.scalars(select(Reminder).where(
-            Reminder.organisers_told_at.is_(None),
+        reminders = list(session.scalars(select(Reminder).join(Event, Event.id == Reminder.event_id).where(
+            installed(Event.workspace_id), Reminder.organisers_told_at.is_(None),
             or_(Reminder.status == ReminderStatus.MISSED,
                 and_(Reminder.status == ReminderStatus.SENT, partly_missed)))))
         counts = deliveries.counts_by_reminder(session, [r.id for r in reminders])
@@ -422,6 +425,18 @@ def tell_organisers_of_missed(database: Database, *, now: datetime) -> list[int]
                               event_id=event.id, dedupe_key=f"missed:{reminder.id}:{organiser}")
             told.append(reminder.id)
     return told
+
+
+def stop_after_uninstall(database: Database, *, team_id: str, now: datetime) -> Stopped:
+    """The app was removed from a workspace, or lost its bot token: forget the token and cancel
+    whatever was waiting to go out there, in one transaction.
+
+    No Slack call: the token is dead. Every post still in the outbox for the workspace is skipped,
+    its reminders cancelled, and the scheduler's queries skip its events from then on.
+    """
+    with unit_of_work(database) as session:
+        workspace = mark_uninstalled(session, team_id=team_id, now=now)
+        return stop_workspace_reminders(session, workspace_id=workspace.id)
 
 
 def reminders_for_channel(database: Database, *, workspace_id: int, channel_id: str,

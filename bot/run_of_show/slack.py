@@ -32,6 +32,7 @@ from bot.run_of_show.rules import (
     not_live,
     run_state,
 )
+from bot.workspaces import installed
 
 logger = logging.getLogger(__name__)
 
@@ -160,14 +161,15 @@ def run_due_work(
     """Post whatever the programme says is due by `now`; safe to call as often as wanted."""
     with unit_of_work(database) as session:
         due_to_start = list(
-            session.scalars(select(Event.id).where(Event.status == EventStatus.SCHEDULED, Event.starts_at <= now))
+            session.scalars(select(Event.id).where(Event.status == EventStatus.SCHEDULED, Event.starts_at <= now,
+                                   installed(Event.workspace_id)))
         )
     for event_id in due_to_start:
         _guarded(start_event, database, client, event_id=event_id, now=now, by_chair=False,
                  exclude_from_attendees=exclude_from_attendees)
 
     with unit_of_work(database) as session:
-        live = list(session.scalars(select(Event).where(Event.status == EventStatus.LIVE)))
+        live = list(session.scalars(select(Event).where(Event.status == EventStatus.LIVE, installed(Event.workspace_id))))
         work: list[tuple[str, int, object]] = []
         for event in live:
             segment = next_unannounced(session, event.id)

@@ -95,6 +95,8 @@ class ApiDispatcher:
         self._calls: list[RecordedCall] = []
         self._calls_lock = threading.Lock()
         self.internal_errors: list[str] = []
+        # Set when the app is removed from the workspace: its bot token is dead from then on.
+        self.bot_token_revoked = False
 
     # ------------------------------------------------------------------ inspection
 
@@ -155,6 +157,10 @@ class ApiDispatcher:
             return self._finish(method, args, 200, {"ok": False, "error": "not_authed"}, arrived)
         if token != self._bot_token:
             return self._finish(method, args, 200, {"ok": False, "error": "invalid_auth"}, arrived)
+        if self.bot_token_revoked:
+            # What a bot token answers once its app has been removed (Slack's "account_inactive":
+            # the token is for a deleted user or workspace when using a bot token).
+            return self._finish(method, args, 200, {"ok": False, "error": "account_inactive"}, arrived)
 
         retry_after = self._limiter.acquire(method, _channel_of(args))
         if retry_after is not None:

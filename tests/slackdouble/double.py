@@ -395,6 +395,20 @@ class SlackDouble(SlackToApp):
     def clear_failures(self) -> None:
         self._faults.clear()
 
+    # ================================================================== the app's installation
+
+    def uninstall_app(self) -> list[AppResponse]:
+        """Someone removes the app from the workspace: its bot token stops working at once, and
+        Slack tells the app with ``tokens_revoked`` (the bot's token) then ``app_uninstalled``.
+
+        Returns the app's answers to the two events.
+        """
+        self._dispatcher.bot_token_revoked = True
+        return [
+            self.send_event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [self.bot_user_id]}}),
+            self.send_event({"type": "app_uninstalled"}),
+        ]
+
     # ================================================================== interactivity plumbing
 
     def issue_trigger_id(self, user_id: str | None = None) -> str:
