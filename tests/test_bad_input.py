@@ -31,10 +31,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import db
 from bot.config import ConfigError, load_settings
 from bot.db import unit_of_work
-from bot.events import FormProblems, details_from_form
+from bot.clock import to_utc
+from bot.events.rules import FormProblems, details_from_form
 from bot.models import Base, Event, EventStatus, Reminder, Workspace
-from bot.programme import ProgrammeError, parse_programme, resolve_reminder_time, to_utc
-from bot.reminders import local_due
+from bot.programme.parsing import parse_programme
+from bot.programme.schema import ProgrammeError
+from bot.reminders.rules import local_due
+from bot.reminders.timing import resolve_reminder_time
 from tests.apprunner import SIGNING_SECRET, TEAM_ID, RunningApp, eventbot_env, start_eventbot
 from tests.conftest import BACKENDS, POSTGRES_URL
 from tests.databases import scratch_postgres
