@@ -97,8 +97,9 @@ def to_utc(day: date, wall_time: str, timezone_name: str) -> datetime:
     """The UTC instant of wall-clock `wall_time` ("HH:MM") on `day` in the named zone.
 
     Raises ValueError for a malformed time, an unknown zone, a day outside FIRST_DAY–LAST_DAY, or a
-    time the clocks skip when they go forward (01:30 on 2024-03-31 in Europe/London). A time that happens twice when the clocks
-    go back (01:30 on 2024-10-27 in Europe/London) is taken at its first occurrence (fold=0).
+    time the clocks skip when they go forward (01:30 on 2024-03-31 in Europe/London). A time that
+    happens twice when the clocks go back (01:30 on 2024-10-27 in Europe/London) is taken at its
+    first occurrence (fold=0).
     """
     return local_to_utc(day, parse_hhmm(wall_time), zone(timezone_name), timezone_name)
 

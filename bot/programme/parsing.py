@@ -85,7 +85,8 @@ def parse_programme(text: str, *, source: str) -> Programme:
         raise ProgrammeError([_syntax_problem(text, error, source)]) from None
     except RecursionError:
         # tomllib parses nested arrays and inline tables recursively, closed or not.
-        raise ProgrammeError([Problem(source, "arrays or tables are nested too deeply to be a programme file")]) from None
+        too_deep = Problem(source, "arrays or tables are nested too deeply to be a programme file")
+        raise ProgrammeError([too_deep]) from None
     return _Parser(source).parse(data)
 
 
