@@ -33,7 +33,7 @@ from bot.config import ConfigError, load_settings
 from bot.db import unit_of_work
 from bot.clock import to_utc
 from bot.events.rules import FormProblems, details_from_form
-from bot.models import Base, Event, EventStatus, Reminder, Workspace
+from bot.models import Base, Event, EventStatus, ProcessedSlackEvent, Reminder, Workspace
 from bot.programme.parsing import parse_programme
 from bot.programme.schema import ProgrammeError
 from bot.reminders.rules import local_due
@@ -520,6 +520,43 @@ def test_an_event_from_an_unknown_workspace_is_ignored_and_leaves_no_row(world: 
     assert strangers(world.engine) == []
     watch.assert_nothing_changed_and_no_traceback()
     assert [call.method for call in world.slack.calls[calls_before:] if call.method != "auth.test"] == []
+
+
+def uninstall_envelope(event_type: str, team_id: str) -> bytes:
+    """app_uninstalled and tokens_revoked: Bolt skips its authorize step for these two."""
+    event: dict = {"type": event_type, "event_ts": f"{int(time.time())}.000200"}
+    if event_type == "tokens_revoked":
+        event["tokens"] = {"oauth": [], "bot": ["U0STRANGEBOT"]}
+    return json.dumps({
+        "token": "x", "team_id": team_id, "api_app_id": "A0EVENTBOT", "type": "event_callback",
+        "event_id": f"Ev0{event_type.upper().replace('_', '')}{team_id}", "event_time": int(time.time()),
+        "event": event,
+    }).encode()
+
+
+@pytest.mark.parametrize("event_type", ["app_uninstalled", "tokens_revoked"])
+def test_an_uninstall_notice_from_an_unknown_workspace_leaves_no_row(world: World, watch: Watch,
+                                                                    event_type: str) -> None:
+    body = uninstall_envelope(event_type, STRANGE_TEAM)
+    response = world.slack.send_raw(body, signed_headers(body, JSON))
+    assert response.status == 200, (response.status, response.body)
+    assert strangers(world.engine) == []
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+@pytest.mark.parametrize("event_type", ["app_uninstalled", "tokens_revoked"])
+def test_an_uninstall_notice_from_our_workspace_gets_past_the_check(world: World, event_type: str) -> None:
+    log_mark = len(world.app.log())
+    body = uninstall_envelope(event_type, TEAM_ID)
+    response = world.slack.send_raw(body, signed_headers(body, JSON))
+    assert response.status < 500, (response.status, response.body)
+    # Bolt saw it (and recorded its event id, as for every event we serve): not turned away as a stranger's.
+    event_id = json.loads(body)["event_id"]
+    with unit_of_work(world.sessions) as session:
+        assert session.scalars(select(ProcessedSlackEvent.team_id).where(ProcessedSlackEvent.event_id == event_id)
+                               ).all() == [TEAM_ID]
+    log = world.app.log()[log_mark:]
+    assert "Traceback" not in log and "does not serve" not in log, log
 
 
 def test_our_own_workspace_is_still_served(world: World) -> None:
