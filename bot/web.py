@@ -70,7 +70,7 @@ class EventbotWsgi:
         length_header = environ.get("CONTENT_LENGTH") or "0"
         if not _DIGITS.fullmatch(length_header):
             raise Refused("400 Bad Request", "the Content-Length header is not a number")
-        raw = environ["wsgi.input"].read(int(length_header)) if "wsgi.input" in environ else b""
+        raw = environ["wsgi.input"].read(int(length_header))
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
         signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
         if not _DIGITS.fullmatch(timestamp):
@@ -80,7 +80,7 @@ class EventbotWsgi:
         expected = b"v0=" + hmac.new(self.signing_secret, b"v0:" + timestamp.encode() + b":" + raw,
                                      hashlib.sha256).hexdigest().encode()
         # WSGI hands header values over as latin-1 text, so this gives back the bytes that were sent.
-        if not hmac.compare_digest(expected, signature.encode("latin-1")):
+        if not hmac.compare_digest(expected, signature.encode("latin-1", "replace")):
             raise Refused("401 Unauthorized", "the request is not signed by Slack (the signature does not match)")
         if not isinstance(_parsed_as_bolt_does(raw, environ.get("CONTENT_TYPE")), dict):
             raise Refused("400 Bad Request", "the body is neither form data nor a JSON object")
