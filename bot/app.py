@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
@@ -24,9 +25,9 @@ from bot.redeliveries import already_handled, claim_event
 from bot.reminders import posts as reminder_posts
 from bot.run_of_show import posts as run_of_show_posts
 from bot.slack.client import make_web_client
-from bot.slack.messages import notice, something_went_wrong
+from bot.slack.messages import not_set_up_here, notice, something_went_wrong
 from bot.slack.sender import Sender
-from bot.workspaces import ensure_workspace
+from bot.workspaces import ensure_workspace, find_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -98,20 +99,58 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
     database = runtime.database
     workspace_ids: dict[str, int] = {}
 
-    def attach_database(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]
+    def attach_database(context: BoltContext, body: dict, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
+        # One token serves one workspace, and Bolt does not compare the team a request comes from
+        # with the token's: a request signed for this app from another workspace would otherwise
+        # get a workspace row and be served with our token.
+        by_token = _authorized_by_token(context)
+        stranger = _another_install(context, context.authorize_result) if by_token else None
+        if stranger:
+            logger.warning("refused a request from %s: eventbot's token belongs to another workspace", stranger)
+            return _nothing_done(body)
         context["database"] = database
         context["votes"] = runtime.votes()
         team_id = context.team_id or context.enterprise_id
         if team_id:
             if team_id not in workspace_ids:
                 with unit_of_work(database) as session:
-                    workspace_ids[team_id] = ensure_workspace(
-                        session, team_id=team_id, enterprise_id=context.enterprise_id
-                    ).id
+                    # Only the token's own team gets a row on first contact. A request Bolt did not
+                    # check against the token belongs to a workspace we already serve, or to none.
+                    workspace = (ensure_workspace(session, team_id=team_id, enterprise_id=context.enterprise_id)
+                                 if by_token else find_workspace(session, team_id=team_id))
+                if workspace is None:
+                    logger.warning("ignored a request from %s: eventbot does not serve that workspace", team_id)
+                    return _nothing_done(body)
+                workspace_ids[team_id] = workspace.id
             context["workspace_id"] = workspace_ids[team_id]
-        next()
+        return next()
 
     return attach_database
+
+
+def _nothing_done(body: dict) -> BoltResponse:
+    if body.get("command"):
+        return BoltResponse(status=200, body=not_set_up_here().as_ephemeral())
+    return BoltResponse(status=200, body="")
+
+
+def _authorized_by_token(context: BoltContext) -> bool:
+    """Whether Bolt's authorize result comes from our token (auth.test), so it names the token's team.
+
+    For app_uninstalled and tokens_revoked Bolt skips auth.test and makes the result up from the
+    request itself, with no token in it; for Slack's URL checks there is none at all.
+    """
+    ours = context.authorize_result
+    return ours is not None and bool(ours.bot_token or ours.user_token)
+
+
+def _another_install(context: BoltContext, ours: AuthorizeResult) -> str | None:
+    """The team (or org, for an org-wide install) a request names when it is not the token's, else None."""
+    if context.is_enterprise_install:
+        theirs, expected = context.enterprise_id, ours.enterprise_id
+    else:
+        theirs, expected = context.team_id, ours.team_id
+    return theirs if theirs is not None and theirs != expected else None
 
 
 def _skip_redelivered_events(database: Database):  # type: ignore[no-untyped-def]

@@ -92,15 +92,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _require_reachable(settings: Settings) -> None:
+    """A connection first, so a database that is down is one line and a failing migration keeps its traceback."""
+    from bot import db
+
+    try:
+        db.connect_once(settings.database_url)
+    except Exception as error:  # the driver's own words are the most useful here
+        first_line = (str(error).splitlines() or [type(error).__name__])[0]
+        raise StartupError(f"cannot reach the database at DATABASE_URL: {first_line}") from None
+
+
 def _require_migrated(settings: Settings) -> None:
     from alembic.script import ScriptDirectory
 
     from bot import db
 
-    try:
-        current = db.current_revision(settings.database_url)
-    except Exception as error:  # the driver's own words are the most useful here
-        raise StartupError(f"cannot reach the database at DATABASE_URL: {str(error).splitlines()[0]}") from None
+    _require_reachable(settings)
+    current = db.current_revision(settings.database_url)
     head = ScriptDirectory.from_config(db.alembic_config(settings.database_url)).get_current_head()
     if current != head:
         raise StartupError("the database schema is not up to date: run `eventbot db upgrade` first")
@@ -171,6 +180,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from bot import db
 
+    _require_reachable(settings)
     db.upgrade(settings.database_url, args.revision)
     print(f"eventbot: database at revision {db.current_revision(settings.database_url)}")
     return 0
@@ -179,6 +189,7 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 def _db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
     from bot import db
 
+    _require_reachable(settings)
     db.downgrade(settings.database_url, args.revision)
     print(f"eventbot: database at revision {db.current_revision(settings.database_url)}")
     return 0
@@ -236,6 +247,7 @@ def _event_import(settings: Settings, args: argparse.Namespace) -> int:
 def _db_current(settings: Settings, args: argparse.Namespace) -> int:
     from bot import db
 
+    _require_reachable(settings)
     print(db.current_revision(settings.database_url) or "empty (run `eventbot db upgrade`)")
     return 0
 

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 UTC = timezone.utc
+# Days a wall-clock time may fall on. A year's room either side of what datetime can hold keeps
+# the arithmetic done on event times (a reminder up to a year after the close, a grace window,
+# the day after) inside its range, so no caller meets an OverflowError.
+FIRST_DAY = date(2, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -23,15 +29,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def zone(name: str) -> ZoneInfo:
-    """The zone named; ValueError with the valid form for anything else."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        # ZoneInfo raises ValueError for strings that cannot be a key at all ("../x", "").
+    """The zone named; ValueError with the valid form for anything else.
+
+    Every name that comes from outside (a form, a programme file, a setting, a Slack profile) is
+    checked here against the zone database's own list: ZoneInfo itself would try to read a folder
+    of the database ("America") as a zone file and fail with an OSError.
+    """
+    if name not in _zone_names():
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA name such as 'Europe/London' or 'America/New_York'"
-        ) from None
+        )
+    return ZoneInfo(name)
 
 
 def parse_hhmm(text: str) -> time:
@@ -57,6 +71,10 @@ def day_label(day: date) -> str:
 
 
 def local_to_utc(day: date, wall: time, in_zone: ZoneInfo, zone_name: str) -> datetime:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        # Checked before any arithmetic: near datetime's limits, converting to UTC overflows.
+        raise ValueError(f"{day.isoformat()} {hhmm(wall)} in {zone_name} is outside the dates eventbot can handle "
+                         f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})")
     naive = datetime.combine(day, wall)
     if not exists(naive, in_zone):
         # Find the whole skipped stretch so the message can say which times would work.
@@ -78,9 +96,10 @@ def local_to_utc(day: date, wall: time, in_zone: ZoneInfo, zone_name: str) -> da
 def to_utc(day: date, wall_time: str, timezone_name: str) -> datetime:
     """The UTC instant of wall-clock `wall_time` ("HH:MM") on `day` in the named zone.
 
-    Raises ValueError for a malformed time, an unknown zone, or a time the clocks skip when they
-    go forward (01:30 on 2024-03-31 in Europe/London). A time that happens twice when the clocks
-    go back (01:30 on 2024-10-27 in Europe/London) is taken at its first occurrence (fold=0).
+    Raises ValueError for a malformed time, an unknown zone, a day outside FIRST_DAY–LAST_DAY, or a
+    time the clocks skip when they go forward (01:30 on 2024-03-31 in Europe/London). A time that
+    happens twice when the clocks go back (01:30 on 2024-10-27 in Europe/London) is taken at its
+    first occurrence (fold=0).
     """
     return local_to_utc(day, parse_hhmm(wall_time), zone(timezone_name), timezone_name)
 

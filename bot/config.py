@@ -11,9 +11,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
+
+from bot import clock
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_SQLITE_FILE = "eventbot.sqlite3"
@@ -135,8 +136,8 @@ def _port(value: str | None) -> int:
 def _timezone(value: str | None) -> str:
     name = value or "Europe/London"
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        clock.zone(name)
+    except ValueError:
         raise ConfigError(
             f"EVENTBOT_DEFAULT_TIMEZONE {name!r} is not an IANA time zone name such as Europe/London"
         ) from None

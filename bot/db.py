@@ -115,6 +115,16 @@ def database_answers(engine: Engine) -> bool:
         return False
 
 
+def connect_once(database_url: str) -> None:
+    """Open one connection and close it: raises the driver's error when the database cannot be reached."""
+    engine = make_engine(database_url, pooled=False)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
 def alembic_config(database_url: str) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -51,7 +51,7 @@ class EventbotServer(BaseApplication):
             from bot.scheduler import start_in_background
 
             start_in_background(runtime)
-        return EventbotWsgi(app, runtime.engine)
+        return EventbotWsgi(app, runtime.engine, signing_secret=self.settings.require_signing_secret())
 
 
 def serve(settings: Settings, *, workers: int, run_scheduler: bool) -> None:

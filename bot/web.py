@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 import json
 import logging
+import re
+import time
 from collections.abc import Iterable
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -20,17 +26,65 @@ HEALTH_PATH = "/healthz"
 
 StartResponse = Callable[..., Any]
 
+# Slack's own rule: a request signed more than five minutes ago may be a replay.
+SIGNATURE_MAX_AGE_SECONDS = 300
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class Refused(Exception):
+    """A request to the Slack endpoint that never reaches Bolt; the message is one line for the log."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class EventbotWsgi:
-    def __init__(self, app: App, engine: Engine) -> None:
+    def __init__(self, app: App, engine: Engine, *, signing_secret: str) -> None:
         self.slack = SlackRequestHandler(app, path=SLACK_PATH)
         self.engine = engine
+        self.signing_secret = signing_secret.encode()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return self._health(start_response)
+        if path == SLACK_PATH and environ.get("REQUEST_METHOD") == "POST":
+            try:
+                raw = self._checked_body(environ)
+            except Refused as refusal:
+                logger.warning("refused a request to %s: %s", SLACK_PATH, refusal)
+                return _plain(start_response, refusal.status, str(refusal))
+            # Bolt reads the body again, from the start.
+            environ["wsgi.input"] = io.BytesIO(raw)
         return self.slack(environ, start_response)
+
+    def _checked_body(self, environ: dict[str, Any]) -> bytes:
+        """The raw body of a request Slack signed and Bolt can read; Refused otherwise.
+
+        Bolt parses the body before it verifies the signature, and slack_sdk's verifier turns the
+        timestamp into an int unguarded: a malformed request would end as a traceback and a 500.
+        So the signature is checked here first, over the raw bytes as Slack signs them, and then
+        the body is read the way Bolt will read it.
+        """
+        length_header = environ.get("CONTENT_LENGTH") or "0"
+        if not _DIGITS.fullmatch(length_header):
+            raise Refused("400 Bad Request", "the Content-Length header is not a number")
+        raw = environ["wsgi.input"].read(int(length_header))
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+        if not _DIGITS.fullmatch(timestamp):
+            raise Refused("401 Unauthorized", "the request is not signed by Slack (no timestamp, or not a number)")
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+            raise Refused("401 Unauthorized", "the request's signature is more than five minutes old")
+        expected = b"v0=" + hmac.new(self.signing_secret, b"v0:" + timestamp.encode() + b":" + raw,
+                                     hashlib.sha256).hexdigest().encode()
+        # WSGI hands header values over as latin-1 text, so this gives back the bytes that were sent.
+        if not hmac.compare_digest(expected, signature.encode("latin-1", "replace")):
+            raise Refused("401 Unauthorized", "the request is not signed by Slack (the signature does not match)")
+        if not isinstance(_parsed_as_bolt_does(raw, environ.get("CONTENT_TYPE")), dict):
+            raise Refused("400 Bad Request", "the body is neither form data nor a JSON object")
+        return raw
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         healthy = database_answers(self.engine)
@@ -40,3 +94,31 @@ class EventbotWsgi:
             logger.warning("health check failed: the database does not answer")
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
+
+
+def _parsed_as_bolt_does(raw: bytes, content_type: str | None) -> object:
+    """What Bolt's body parser would make of these bytes, or None where it would raise.
+
+    The same rules as slack_bolt.request.internals.parse_body, so whatever passes here is a dict
+    there too: JSON for a JSON content type or a body starting with "{"; otherwise form data, whose
+    `payload` field (interactions) holds JSON. A form without one (a slash command) is its fields.
+    """
+    try:
+        text = raw.decode("utf-8")
+        if not text:
+            return {}
+        if (content_type or "").split(";")[0] == "application/json" or text.startswith("{"):
+            return json.loads(text)
+        fields = dict(parse_qsl(text, keep_blank_values=True))
+        payload = fields.get("payload")
+        return fields if payload is None else json.loads(payload)
+    except (ValueError, RecursionError):
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors; JSON nested deeply enough
+        # exhausts the parser's recursion.
+        return None
+
+
+def _plain(start_response: StartResponse, status: str, message: str) -> Iterable[bytes]:
+    body = (message + "\n").encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]

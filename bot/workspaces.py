@@ -11,9 +11,13 @@ from sqlalchemy.orm import Session
 from bot.models import Workspace
 
 
+def find_workspace(session: Session, *, team_id: str) -> Workspace | None:
+    return session.scalar(select(Workspace).where(Workspace.team_id == team_id))
+
+
 def ensure_workspace(session: Session, *, team_id: str, enterprise_id: str | None = None) -> Workspace:
     """The workspace row for a team, created on first contact (two first requests may race)."""
-    workspace = session.scalar(select(Workspace).where(Workspace.team_id == team_id))
+    workspace = find_workspace(session, team_id=team_id)
     if workspace is not None:
         return workspace
     try:

@@ -30,7 +30,7 @@ def _bare_app() -> App:
 
 
 def test_healthy_when_the_migrated_database_answers(engine: Engine) -> None:
-    status, body = _get(EventbotWsgi(_bare_app(), engine), "/healthz")
+    status, body = _get(EventbotWsgi(_bare_app(), engine, signing_secret="s"), "/healthz")
     assert status.startswith("200")
     assert b'"ok"' in body
 
@@ -46,7 +46,7 @@ def test_healthy_when_the_migrated_database_answers(engine: Engine) -> None:
 def test_unavailable_when_the_database_does_not_answer(url: str, tmp_path: Path) -> None:
     engine = db.make_engine(url.format(tmp=tmp_path))
     try:
-        status, body = _get(EventbotWsgi(_bare_app(), engine), "/healthz")
+        status, body = _get(EventbotWsgi(_bare_app(), engine, signing_secret="s"), "/healthz")
     finally:
         engine.dispose()
     assert status.startswith("503")
@@ -54,5 +54,5 @@ def test_unavailable_when_the_database_does_not_answer(url: str, tmp_path: Path)
 
 
 def test_other_paths_are_not_found(engine: Engine) -> None:
-    status, _ = _get(EventbotWsgi(_bare_app(), engine), "/nope")
+    status, _ = _get(EventbotWsgi(_bare_app(), engine, signing_secret="s"), "/nope")
     assert status.startswith("404")

@@ -345,6 +345,47 @@ def test_next_day_skipped_time_is_an_error() -> None:
         resolve_reminder_time("next day 01:30", event_ends_at=utc(2024, 3, 30, 16, 0), timezone="Europe/London")
 
 
+@pytest.mark.parametrize(
+    ("spec", "due"),
+    [
+        ("8760 hours after", utc(2025, 2, 25, 16, 0)),
+        ("525600 minutes after", utc(2025, 2, 25, 16, 0)),
+        ("2025-02-25 23:59", utc(2025, 2, 25, 23, 59)),
+    ],
+)
+def test_a_reminder_up_to_365_days_after_the_close_is_taken(spec: str, due: datetime) -> None:
+    assert resolve_reminder_time(spec, event_ends_at=CLOSE, timezone="Europe/London") == (due, None)
+
+
+@pytest.mark.parametrize("spec", ["8761 hours after", "525601 minutes after", "2025-02-26 00:00"])
+def test_a_reminder_more_than_365_days_after_the_close_is_refused(spec: str) -> None:
+    with pytest.raises(ValueError, match="more than 365 days after the event's close"):
+        resolve_reminder_time(spec, event_ends_at=CLOSE, timezone="Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("day", "wall", "zone", "taken"),
+    [
+        (date(9998, 12, 31), "23:59", "Pacific/Pago_Pago", True),  # UTC-11: already 9999 in UTC
+        (date(9999, 1, 1), "00:00", "UTC", False),
+        (date(2, 1, 1), "00:00", "Asia/Tokyo", True),  # local mean time, UTC+09:18:59: still year 1 in UTC
+        (date(1, 12, 31), "23:59", "UTC", False),
+    ],
+)
+def test_the_days_eventbot_can_handle(day: date, wall: str, zone: str, taken: bool) -> None:
+    if taken:
+        assert to_utc(day, wall, zone).tzinfo is timezone.utc
+    else:
+        with pytest.raises(ValueError, match="outside the dates eventbot can handle"):
+            to_utc(day, wall, zone)
+
+
+def test_a_programme_on_a_day_eventbot_cannot_handle_is_one_problem_on_the_date() -> None:
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(minimal(date_="9999-06-01"), source="x.toml")
+    assert [problem.where for problem in caught.value.problems] == ["x.toml: event.date"]
+
+
 # --- defaults ------------------------------------------------------------------------------
 
 

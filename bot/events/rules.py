@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date as date_type
 from datetime import datetime
 from datetime import time as time_type
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.clock import to_utc
 from bot.errors import UserError
 from bot.events import people
@@ -198,14 +198,19 @@ def details_from_form(
     zone_name = (timezone or "").strip() or "Europe/London"
     zone = None
     try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
+        zone = clock.zone(zone_name)
+    except ValueError:
         problems["timezone"] = "Use a time zone name such as Europe/London or America/New_York."
     day = None
     try:
         day = date_type.fromisoformat(date or "")
     except ValueError:
         problems["date"] = "Pick the day of the event."
+    else:
+        if not clock.FIRST_DAY <= day <= clock.LAST_DAY:
+            problems["date"] = (f"Pick a day between {clock.FIRST_DAY.isoformat()} and {clock.LAST_DAY.isoformat()}: "
+                                "eventbot cannot handle dates outside them.")
+            day = None
     times: dict[str, str] = {}
     for field, value in (("start", start), ("end", end)):
         try:

@@ -83,6 +83,10 @@ def parse_programme(text: str, *, source: str) -> Programme:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ProgrammeError([_syntax_problem(text, error, source)]) from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively, closed or not.
+        too_deep = Problem(source, "arrays or tables are nested too deeply to be a programme file")
+        raise ProgrammeError([too_deep]) from None
     return _Parser(source).parse(data)
 
 
@@ -374,16 +378,24 @@ class _Parser:
         if isinstance(value, datetime):
             self.problem("event.date", "must be a date only, e.g. 2024-02-26; put the time in `start` and `end`")
             return None
+        day: date | None = None
         if isinstance(value, date):
-            return value
-        if isinstance(value, str) and _ISO_DATE.match(value.strip()):
+            day = value
+        elif isinstance(value, str) and _ISO_DATE.match(value.strip()):
             try:
-                return date.fromisoformat(value.strip())
+                day = date.fromisoformat(value.strip())
             except ValueError:
                 self.problem("event.date", f"{value!r} is not a real date")
                 return None
-        self.problem("event.date", f"must be a date, e.g. 2024-02-26 (YYYY-MM-DD), not {value!r}")
-        return None
+        else:
+            self.problem("event.date", f"must be a date, e.g. 2024-02-26 (YYYY-MM-DD), not {value!r}")
+            return None
+        if not clock.FIRST_DAY <= day <= clock.LAST_DAY:
+            # One problem here, rather than one for every time placed on that day.
+            self.problem("event.date", f"{day.isoformat()} is outside the dates eventbot can handle: use a day from "
+                         f"{clock.FIRST_DAY.isoformat()} to {clock.LAST_DAY.isoformat()}")
+            return None
+        return day
 
     def follow_up_days(self, event: Mapping[str, Any]) -> int:
         value = event.get("follow_up_days", DEFAULT_FOLLOW_UP_DAYS)

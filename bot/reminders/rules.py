@@ -23,12 +23,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import exists, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
-from bot import outbox
+from bot import clock, outbox
 from bot.clock import to_utc
 from bot.errors import UserError
 from bot.events import people
@@ -305,9 +304,10 @@ def local_due(event: Event, hhmm: str, zone_name: str | None) -> datetime:
     """HH:MM on the day after the event's close, both in the recipient's own zone (the event's if unknown)."""
     name = zone_name or event.timezone
     try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        name, zone = event.timezone, ZoneInfo(event.timezone)
+        zone = clock.zone(name)
+    except ValueError:
+        # A profile's `tz` is whatever Slack sent; the event's zone was checked when it was set up.
+        name, zone = event.timezone, clock.zone(event.timezone)
     day = event.ends_at.astimezone(zone).date() + timedelta(days=1)
     try:
         return to_utc(day, hhmm, name)

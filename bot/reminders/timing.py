@@ -13,6 +13,9 @@ MAX_GRACE_HOURS = 168
 FORM_URL_PLACEHOLDER = "{form_url}"
 # Slack's 3,000-character limit on a section block's text.
 MAX_TEXT_CHARS = 3000
+# An evaluation reminder a year after the event reaches nobody who remembers it; the cap also keeps
+# "99999999 hours after" from overflowing the date arithmetic.
+MAX_DAYS_AFTER_CLOSE = 365
 
 REMINDER_FORMS = (
     "'at close', "
@@ -36,7 +39,8 @@ def resolve_reminder_time(when_spec: str, *, event_ends_at: datetime, timezone: 
     Forms (case and spacing do not matter): "at close"; "N hours after" / "N minutes after"
     (the close; "after close" is accepted too); "next day HH:MM" (the day after the event's
     close, in the event's zone, and per recipient); "YYYY-MM-DD HH:MM" (in the event's zone).
-    Raises ValueError naming the valid forms for anything else.
+    Raises ValueError naming the valid forms for anything else, and for a time more than
+    MAX_DAYS_AFTER_CLOSE days after the close.
     """
     if event_ends_at.tzinfo is None:
         raise ValueError("event_ends_at must be timezone-aware")
@@ -47,6 +51,8 @@ def resolve_reminder_time(when_spec: str, *, event_ends_at: datetime, timezone: 
     if match := _RELATIVE.match(spec):
         amount = int(match.group(1))
         unit = timedelta(hours=1) if match.group(2).startswith("h") else timedelta(minutes=1)
+        if amount > MAX_DAYS_AFTER_CLOSE * (timedelta(days=1) // unit):
+            raise ValueError(_too_late(when_spec))
         # Plain arithmetic on the UTC instant: "2 hours after" is two elapsed hours, DST or not.
         return event_ends_at.astimezone(UTC) + amount * unit, None
     if match := _NEXT_DAY.match(spec):
@@ -58,8 +64,15 @@ def resolve_reminder_time(when_spec: str, *, event_ends_at: datetime, timezone: 
             day = date.fromisoformat(match.group(1))
         except ValueError:
             raise ValueError(f"{match.group(1)!r} is not a real date: write YYYY-MM-DD") from None
+        if (day - event_ends_at.astimezone(event_zone).date()).days > MAX_DAYS_AFTER_CLOSE:
+            raise ValueError(_too_late(when_spec))
         return local_to_utc(day, parse_hhmm(match.group(2)), event_zone, timezone), None
     raise ValueError(f"unknown reminder time {when_spec!r}: use {REMINDER_FORMS}")
+
+
+def _too_late(when_spec: str) -> str:
+    return (f"{when_spec!r} is more than {MAX_DAYS_AFTER_CLOSE} days after the event's close: "
+            "choose a time within a year of the event")
 
 
 def render_reminder_text(text: str, evaluation_form_url: str | None) -> str:

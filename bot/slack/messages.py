@@ -81,6 +81,10 @@ def something_went_wrong() -> Message:
     )
 
 
+def not_set_up_here() -> Message:
+    return notice("eventbot is not set up for this workspace, so nothing was done.")
+
+
 # What to tell a person when Slack refuses a post we made for them.
 SLACK_ERROR_ADVICE = {
     "not_in_channel": "I am not in this channel: invite me with `/invite @eventbot`, then try again.",
