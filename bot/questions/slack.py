@@ -34,7 +34,7 @@ from bot.questions.digest import (
 from bot.questions.rules import QuestionCard
 from bot.slack import messages
 from bot.slack.dm import send_dm
-from bot.slack.text import escape
+from bot.slack.text import escape, truncate
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +236,9 @@ def tell_askers_of_dismissal(database: Database, client: WebClient, *, question_
                              reason: str) -> None:
     refresh_card(database, client, question_id=question_id)
     tell_askers(database, client, question_id=question_id, message=messages.notice(
-        f"A chair removed your question _{escape(text)}_ from the Q&A. Their reason: {escape(reason)}"))
+        # Cut, so a question stored before texts were measured as shown still fits beside the reason.
+        f"A chair removed your question _{truncate(escape(text), 1500)}_ from the Q&A. "
+        f"Their reason: {truncate(escape(reason), 1000)}"))
 
 
 def merge(database: Database, *, workspace_id: int, question_id: int, into_question_id: int, by_slack_id: str) -> int:
