@@ -20,6 +20,8 @@ def _from_a_person(message: dict, context: BoltContext) -> bool:
 
 
 def reply_in_thread(event: dict, context: BoltContext) -> None:
+    """A reply in a prompt's thread, including one also sent to the channel (`thread_broadcast`):
+    that is one message shown in two places, so one reflection."""
     thread_ts = event.get("thread_ts")
     if not thread_ts or thread_ts == event.get("ts") or not _from_a_person(event, context):
         return
@@ -30,6 +32,8 @@ def reply_in_thread(event: dict, context: BoltContext) -> None:
 
 
 def edit_reply(event: dict, context: BoltContext) -> None:
+    """Slack reports a reply sent to the channel as changed once just after it is posted, unedited;
+    the rules see the same text and change nothing."""
     message = event.get("message") or {}
     if not _from_a_person(message, context):
         return
@@ -78,6 +82,7 @@ def save_shared_reflection(ack: Ack, body: dict, view: dict, context: BoltContex
 
 def register(app: App) -> None:
     app.event({"type": "message", "subtype": None})(reply_in_thread)
+    app.event({"type": "message", "subtype": "thread_broadcast"})(reply_in_thread)
     app.event({"type": "message", "subtype": "message_changed"})(edit_reply)
     app.event({"type": "message", "subtype": "message_deleted"})(delete_reply)
     app.event("message")(ignore_other_messages)

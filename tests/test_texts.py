@@ -327,3 +327,20 @@ def test_no_post_shows_a_bidi_control_a_person_typed(database: Database, workspa
     assert "Is this right?" in everything and "Yes it is" in everything and "I learnt" in everything
     assert not BIDI_CONTROLS & set(everything)
 
+
+# --- replies sent to the channel too -------------------------------------------------------------
+
+
+def test_an_unchanged_edit_changes_nothing(database: Database, workspace_id: int) -> None:
+    with unit_of_work(database) as session:
+        prompt = session.get_one(ReflectionPrompt, prompt_id_of(database))
+        reflections.record_thread_reply(session, workspace_id=workspace_id, channel_id=CHANNEL,
+                                        thread_ts=prompt.message_ts or "", message_ts="2000000001.000200",
+                                        slack_user_id=ASKER, text="Sent to the channel too")
+    edit = dict(workspace_id=workspace_id, channel_id=CHANNEL, message_ts="2000000001.000200")
+    with unit_of_work(database) as session:
+        assert reflections.edit_thread_reply(session, text="Sent to the channel too", **edit) is False
+        assert session.scalars(select(Reflection)).one().edited_at is None
+    with unit_of_work(database) as session:
+        assert reflections.edit_thread_reply(session, text="Sent, then edited", **edit) is True
+        assert session.scalars(select(Reflection)).one().edited_at is not None

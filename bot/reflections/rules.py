@@ -83,8 +83,10 @@ def _thread_reflection(session: Session, *, workspace_id: int, channel_id: str, 
 
 
 def edit_thread_reply(session: Session, *, workspace_id: int, channel_id: str, message_ts: str, text: str) -> bool:
+    """Follow an edit; False if nothing changed. Slack also reports a reply sent to the channel as
+    changed just after it is posted, with the same text: that is not an edit."""
     reflection = _thread_reflection(session, workspace_id=workspace_id, channel_id=channel_id, message_ts=message_ts)
-    if reflection is None:
+    if reflection is None or reflection.text == text:
         return False
     reflection.text = text
     reflection.edited_at = utcnow()
