@@ -20,6 +20,8 @@ def _from_a_person(message: dict, context: BoltContext) -> bool:
 
 
 def reply_in_thread(event: dict, context: BoltContext) -> None:
+    """A reply in a prompt's thread, including one also sent to the channel (`thread_broadcast`):
+    that is one message shown in two places, so one reflection."""
     thread_ts = event.get("thread_ts")
     if not thread_ts or thread_ts == event.get("ts") or not _from_a_person(event, context):
         return
@@ -30,6 +32,8 @@ def reply_in_thread(event: dict, context: BoltContext) -> None:
 
 
 def edit_reply(event: dict, context: BoltContext) -> None:
+    """Slack reports a reply sent to the channel as changed once just after it is posted, unedited;
+    the rules see the same text and change nothing."""
     message = event.get("message") or {}
     if not _from_a_person(message, context):
         return
@@ -53,7 +57,7 @@ def on_message(event: dict, context: BoltContext) -> None:
     the like are of no interest.
     """
     subtype = event.get("subtype")
-    if subtype is None:
+    if subtype in (None, "thread_broadcast"):
         reply_in_thread(event, context)
     elif subtype == "message_changed":
         edit_reply(event, context)

@@ -980,6 +980,42 @@ def test_user_posts_edits_and_deletes_send_message_events(double: SlackDouble, r
         double.user_edits("U2", "C1", parent["ts"], "x")
 
 
+def test_a_reply_also_sent_to_the_channel(double: SlackDouble, client: WebClient, receiver: Receiver) -> None:
+    parent = client.chat_postMessage(channel="C1", text="What did you hear?")["ts"]
+    reply = double.user_posts("U1", "C1", "Equity, mostly", thread_ts=parent, also_send_to_channel=True)
+    # One message, shown in both places.
+    assert [m["text"] for m in double.messages("C1")] == ["What did you hear?", "Equity, mostly"]
+    assert [m["ts"] for m in double.replies("C1", parent)] == [reply["ts"]]
+    history = client.conversations_history(channel="C1")["messages"]
+    assert [m["text"] for m in history] == ["Equity, mostly", "What did you hear?"]
+    assert [m["text"] for m in client.conversations_replies(channel="C1", ts=parent)["messages"]] == [
+        "What did you hear?", "Equity, mostly"]
+    assert double.message("C1", parent)["reply_count"] == 1
+
+    posted, changed = (r["json"]["event"] for r in receiver.requests)
+    assert (posted["type"], posted["subtype"], posted["ts"], posted["thread_ts"]) == (
+        "message", "thread_broadcast", reply["ts"], parent)
+    assert (posted["user"], posted["text"], posted["channel"]) == ("U1", "Equity, mostly", "C1")
+    assert posted["root"]["ts"] == parent and posted["root"]["text"] == "What did you hear?"
+    # Slack's follow-up: reported as changed, though nobody edited it.
+    assert changed["subtype"] == "message_changed" and "edited" not in changed["message"]
+    assert changed["message"]["subtype"] == "thread_broadcast" and changed["message"]["ts"] == reply["ts"]
+    assert changed["message"]["text"] == changed["previous_message"]["text"] == "Equity, mostly"
+
+    double.user_edits("U1", "C1", reply["ts"], "Equity, and scale")
+    edited = receiver.requests[-1]["json"]["event"]
+    assert edited["subtype"] == "message_changed" and edited["message"]["text"] == "Equity, and scale"
+    assert (edited["message"]["subtype"], edited["message"]["thread_ts"]) == ("thread_broadcast", parent)
+    double.user_deletes("U1", "C1", reply["ts"])
+    deleted = receiver.requests[-1]["json"]["event"]
+    assert deleted["subtype"] == "message_deleted" and deleted["deleted_ts"] == reply["ts"]
+    assert deleted["previous_message"]["subtype"] == "thread_broadcast"
+    assert [m["text"] for m in double.messages("C1")] == ["What did you hear?"] and double.replies("C1", parent) == []
+
+    with pytest.raises(ValueError, match="only a reply in a thread"):
+        double.user_posts("U1", "C1", "Not a reply", also_send_to_channel=True)
+
+
 def test_bot_messages_echo_only_when_enabled(double: SlackDouble, client: WebClient, receiver: Receiver) -> None:
     client.chat_postMessage(channel="C1", text="quiet")
     double.drain()

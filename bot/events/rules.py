@@ -25,6 +25,7 @@ from bot.models import (
     Reminder,
     Role,
 )
+from bot.slack.text import too_long, visible
 
 CURRENT_STATUSES = (EventStatus.SCHEDULED, EventStatus.LIVE)
 
@@ -174,6 +175,7 @@ class FormProblems(UserError):
         self.problems = problems
 
 
+# As Slack shows it (escaped), and the column's size.
 MAX_TITLE_LENGTH = 255
 
 
@@ -191,10 +193,10 @@ def details_from_form(
     """Check what an organiser typed into the setup form; every problem is reported at once."""
     problems: dict[str, str] = {}
     title = (title or "").strip()
-    if not title:
+    if not visible(title):
         problems["title"] = "Give the event a title."
-    elif len(title) > MAX_TITLE_LENGTH:
-        problems["title"] = f"Keep the title under {MAX_TITLE_LENGTH} characters."
+    elif problem := too_long(title, limit=MAX_TITLE_LENGTH, subject="The title"):
+        problems["title"] = problem
     zone_name = (timezone or "").strip() or "Europe/London"
     zone = None
     try:

@@ -28,8 +28,8 @@ from bot.questions.rules import (
     MAX_REASON_LENGTH,
     QuestionCard,
 )
-from bot.slack.messages import Message, blocks_of, notice
-from bot.slack.text import escape, truncate
+from bot.slack.messages import SECTION_LIMIT, Message, blocks_of, notice
+from bot.slack.text import escape, plain, truncate
 from bot.slack.views import VALUE
 
 UPVOTE = "question_upvote"
@@ -67,19 +67,25 @@ def credit(card: QuestionCard) -> str:
     return "Asked by " + " and ".join(names)
 
 
+def _shown(user_text: str, room: int = SECTION_LIMIT - 100) -> str:
+    """Escaped user text cut to `room`. Texts are checked to fit as Slack shows them before they are
+    stored (questions.rules.check_text); the cut keeps a card buildable for any stored earlier."""
+    return truncate(escape(user_text), room)
+
+
 def question_card(card: QuestionCard) -> Message:
     about = [credit(card)]
     if card.presenter_slack_id:
         about.append(f"for <@{card.presenter_slack_id}>")
     if card.segment_title:
-        about.append(f"during {escape(truncate(card.segment_title, 200))}")
+        about.append(f"during {truncate(escape(card.segment_title), 200)}")
     if card.status in (QuestionStatus.DISMISSED, QuestionStatus.MERGED):
         body = STATUS_LINES[card.status]
         if card.merged_into_text:
-            body += f": _{escape(truncate(card.merged_into_text, 300))}_"
+            body += f": _{truncate(escape(card.merged_into_text), 300)}_"
         return Message(text="A question was closed", blocks=blocks_of(SectionBlock(text=MarkdownTextObject(text=body))))
     parts: list[Any] = [
-        SectionBlock(text=MarkdownTextObject(text=f":question: {escape(card.text)}")),
+        SectionBlock(text=MarkdownTextObject(text=f":question: {_shown(card.text)}")),
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(about)), MarkdownTextObject(text=STATUS_LINES[card.status])]),
     ]
     buttons: list[Any] = []
@@ -100,13 +106,14 @@ def question_card(card: QuestionCard) -> Message:
                                           MarkdownTextObject(text=f"{STATUS_LINES[card.status]} · {card.votes} votes")])
     if buttons:
         parts.append(ActionsBlock(elements=buttons))
-    return Message(text=f"Question: {escape(truncate(card.text, 200))}", blocks=blocks_of(*parts))
+    return Message(text=f"Question: {truncate(escape(card.text), 200)}", blocks=blocks_of(*parts))
 
 
 def answer_posted(card: QuestionCard, answerer_slack_id: str) -> Message:
-    return Message(text=f"Answer: {escape(truncate(card.answer_text or '', 200))}", blocks=blocks_of(
-        SectionBlock(text=MarkdownTextObject(text=f":speech_balloon: *Answer from <@{answerer_slack_id}>*\n"
-                                                  f"{escape(card.answer_text or '')}"))))
+    # The answer has a section of its own: an answer at its limit fills one.
+    return Message(text=f"Answer: {truncate(escape(card.answer_text or ''), 200)}", blocks=blocks_of(
+        SectionBlock(text=MarkdownTextObject(text=f":speech_balloon: *Answer from <@{answerer_slack_id}>*")),
+        SectionBlock(text=MarkdownTextObject(text=_shown(card.answer_text or "", SECTION_LIMIT)))))
 
 
 def dismissed_dm(question_text: str, reason: str) -> Message:
@@ -117,19 +124,21 @@ def dismissed_dm(question_text: str, reason: str) -> Message:
 
 def answered_dm(card: QuestionCard) -> Message:
     """To each asker: their question and its answer, in full, so they need not go looking."""
-    question = truncate(escape(card.text), 1400)
-    answer = truncate(escape(card.answer_text or ""), 1400)
+    # The answer has a section of its own, as in the thread: an answer at its limit fills one.
     return Message(
         text=f"Your question has been answered: {truncate(escape(card.text), 150)}",
-        blocks=blocks_of(SectionBlock(text=MarkdownTextObject(
-            text=f":speech_balloon: *Your question has been answered*\n>{question}\n\n{answer}"))),
+        blocks=blocks_of(
+            SectionBlock(text=MarkdownTextObject(
+                text=f":speech_balloon: *Your question has been answered*\n>{_shown(card.text, SECTION_LIMIT - 60)}")),
+            SectionBlock(text=MarkdownTextObject(text=_shown(card.answer_text or "", SECTION_LIMIT))),
+        ),
     )
 
 
 def approval_request(card: QuestionCard) -> Message:
     return Message(text="A question is waiting for approval", blocks=blocks_of(
         SectionBlock(text=MarkdownTextObject(text=f":hourglass: *Waiting for approval* in <#{card.channel_id}>\n"
-                                                  f"{escape(card.text)}\n_{credit(card)}_")),
+                                                  f"{_shown(card.text, 2000)}\n_{credit(card)}_")),
         ActionsBlock(elements=[
             ButtonElement(text="Approve", action_id=APPROVE, value=str(card.question_id), style="primary"),
             ButtonElement(text="Dismiss…", action_id=DISMISS, value=str(card.question_id)),
@@ -159,7 +168,7 @@ def _text_form(*, callback_id: str, title: str, submit: str, question: QuestionC
                max_length: int, block_id: str) -> dict[str, Any]:
     return View(type="modal", callback_id=callback_id, title=title, submit=submit, close="Cancel",
                 private_metadata=json.dumps({"question_id": question.question_id}), blocks=[
-                    SectionBlock(text=MarkdownTextObject(text=f":question: {escape(truncate(question.text, 2900))}")),
+                    SectionBlock(text=MarkdownTextObject(text=f":question: {_shown(question.text)}")),
                     InputBlock(block_id=block_id, label=label, element=PlainTextInputElement(
                         action_id=VALUE, multiline=True, max_length=max_length)),
                 ]).to_dict()
@@ -178,10 +187,10 @@ def dismiss_form(question: QuestionCard) -> dict[str, Any]:
 def merge_form(question: QuestionCard, candidates: list[tuple[int, str]]) -> dict[str, Any]:
     return View(type="modal", callback_id=MERGE_CALLBACK, title="Merge duplicate", submit="Merge", close="Cancel",
                 private_metadata=json.dumps({"question_id": question.question_id}), blocks=[
-                    SectionBlock(text=MarkdownTextObject(text=f":question: {escape(truncate(question.text, 2900))}")),
+                    SectionBlock(text=MarkdownTextObject(text=f":question: {_shown(question.text)}")),
                     InputBlock(block_id="into", label="Merge into", element=StaticSelectElement(
                         action_id=VALUE, placeholder="Choose the question to keep",
-                        options=[Option(value=str(qid), text=PlainTextObject(text=truncate(text, 75)))
+                        options=[Option(value=str(qid), text=PlainTextObject(text=truncate(plain(text), 75)))
                                  for qid, text in candidates[:100]])),
                 ]).to_dict()
 

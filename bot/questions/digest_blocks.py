@@ -32,7 +32,7 @@ from bot.questions.digest import (
     StatusFilter,
 )
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
-from bot.slack.text import escape, truncate
+from bot.slack.text import escape, plain, truncate
 
 PREVIOUS_PAGE_ACTION = "questions_page_previous"
 NEXT_PAGE_ACTION = "questions_page_next"
@@ -175,7 +175,7 @@ def digest_page(found: QuestionDigest, *, page: int = 1) -> Message:
     total = len(pages)
     page = min(max(page, 1), total)
     blocks: list = [
-        HeaderBlock(text=truncate(f"Questions: {found.title}", 150)),
+        HeaderBlock(text=truncate(plain(f"Questions: {found.title}"), 150)),
         SectionBlock(text=MarkdownTextObject(text=(
             f"{_counts_line(found)}\n"
             f"Showing {_how_many(found)}, by agenda item and presenter, most votes first."

@@ -31,12 +31,14 @@ from bot.models import (
     SpeakingQueueEntry,
     Vote,
 )
+from bot.slack.text import too_long, visible
 
 # What questions post through the outbox (bot/questions/posts.py renders them when they are sent).
 QUESTION_CARD = "question_card"
 CARD_REDRAW = "card_redraw"
 ANSWER_POST = "answer_post"
 
+# Limits as Slack shows the text (escaped): see bot/slack/text.py.
 MAX_QUESTION_LENGTH = 1000
 MAX_ANSWER_LENGTH = 3000
 MAX_REASON_LENGTH = 500
@@ -73,12 +75,15 @@ class QuestionCard:
 
 
 def check_text(text: str, *, what: str = "question", limit: int = MAX_QUESTION_LENGTH) -> str:
+    """The text as it will be stored, once it is known to show as something and to fit `limit` as
+    Slack shows it (escaped), so its card, answer post or notice can always be built."""
     text = (text or "").strip()
-    if not text:
+    if not visible(text):
         raise QuestionError(f"Your {what} is empty: type it after `/ask`, for example `/ask How did you start?`"
-                            if what == "question" else f"The {what} is empty.")
-    if len(text) > limit:
-        raise QuestionError(f"Your {what} is {len(text)} characters long; please keep it to {limit} or fewer.")
+                            if what == "question" else f"The {what} is empty: write a few words.")
+    problem = too_long(text, limit=limit, subject=f"Your {what}" if what != "reason" else "The reason")
+    if problem:
+        raise QuestionError(problem)
     return text
 
 

@@ -21,7 +21,7 @@ from slack_sdk.models.views import View
 from bot.models import ReflectionPrompt, ReflectionTheme
 from bot.reflections.rules import MAX_REFLECTION_LENGTH, SharedReflection
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
-from bot.slack.text import escape, truncate
+from bot.slack.text import escape, plain, truncate
 from bot.slack.views import VALUE
 
 SHARE_REFLECTION_ACTION = "share_reflection"
@@ -64,7 +64,7 @@ MAX_MESSAGE_BLOCKS = 50
 def reflections_digest(title: str, reflections: list[SharedReflection], *, csv_sent: bool) -> Message:
     """Grouped by theme; anonymous ones carry no name. Long digests are cut to fit one message,
     and the CSV sent to the chair's DM always holds every reflection."""
-    blocks: list = [HeaderBlock(text=truncate(f"Reflections: {title}", 150))]
+    blocks: list = [HeaderBlock(text=truncate(plain(f"Reflections: {title}"), 150))]
     by_theme: dict[ReflectionTheme, list[SharedReflection]] = {t: [] for t in ReflectionTheme}
     for reflection in reflections:
         by_theme[reflection.theme].append(reflection)

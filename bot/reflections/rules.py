@@ -22,7 +22,9 @@ from bot.models import (
     ReflectionSource,
     ReflectionTheme,
 )
+from bot.slack.text import too_long, visible
 
+# As Slack shows it (escaped): see bot/slack/text.py.
 MAX_REFLECTION_LENGTH = 2000
 
 
@@ -54,7 +56,7 @@ def record_thread_reply(
 ) -> Reflection | None:
     """A reply in a prompt's thread becomes a reflection; replies elsewhere are not ours."""
     prompt = prompt_for_thread(session, workspace_id=workspace_id, channel_id=channel_id, thread_ts=thread_ts)
-    if prompt is None or not text.strip():
+    if prompt is None or not visible(text):
         return None
     existing = session.scalar(
         select(Reflection).where(Reflection.prompt_id == prompt.id, Reflection.message_ts == message_ts)
@@ -81,8 +83,10 @@ def _thread_reflection(session: Session, *, workspace_id: int, channel_id: str, 
 
 
 def edit_thread_reply(session: Session, *, workspace_id: int, channel_id: str, message_ts: str, text: str) -> bool:
+    """Follow an edit; False if nothing changed. Slack also reports a reply sent to the channel as
+    changed just after it is posted, with the same text: that is not an edit."""
     reflection = _thread_reflection(session, workspace_id=workspace_id, channel_id=channel_id, message_ts=message_ts)
-    if reflection is None:
+    if reflection is None or reflection.text == text:
         return False
     reflection.text = text
     reflection.edited_at = utcnow()
@@ -102,12 +106,11 @@ def share_privately(
 ) -> Reflection:
     """A reflection shared through the modal, optionally anonymous."""
     text = text.strip()
-    if not text:
+    if not visible(text):
         raise ReflectionError("Your reflection is empty: write a few words, then share it.")
-    if len(text) > MAX_REFLECTION_LENGTH:
-        raise ReflectionError(
-            f"Your reflection is {len(text)} characters; please keep it under {MAX_REFLECTION_LENGTH}."
-        )
+    problem = too_long(text, limit=MAX_REFLECTION_LENGTH, subject="Your reflection")
+    if problem:
+        raise ReflectionError(problem)
     prompt = session.get(ReflectionPrompt, prompt_id)
     if prompt is None or session.get_one(Event, prompt.event_id).workspace_id != workspace_id:
         raise ReflectionError("That prompt no longer exists.")

@@ -58,6 +58,7 @@ from bot.reminders.timing import (
     render_reminder_text,
     resolve_reminder_time,
 )
+from bot.slack.text import too_long, visible
 
 logger = logging.getLogger(__name__)
 
@@ -136,14 +137,17 @@ def _checked(event: Event, form: ReminderForm, *, now: datetime) -> tuple[dict, 
             problems["when"] = (f"That was more than {DEFAULT_GRACE_HOURS} hours ago, so it would only be marked "
                                 "missed: pick a later time.")
     text = (form.text or "").strip()
-    if not text:
+    if not visible(text):
         problems["text"] = "Write the reminder's text."
     else:
         placeholders = placeholder_problem(text, event.evaluation_form_url)
         if placeholders:
             problems["text"] = placeholders
-        elif len(render_reminder_text(text, event.evaluation_form_url)) > MAX_TEXT_CHARS:
-            problems["text"] = f"Keep the text to {MAX_TEXT_CHARS} characters."
+        # Measured as sent: {form_url} filled in, then escaped like the rest of the text.
+        elif problem := too_long(render_reminder_text(text, event.evaluation_form_url), limit=MAX_TEXT_CHARS,
+                                 subject="The text, with the form's address filled in," if FORM_URL_PLACEHOLDER in text
+                                 else "The text"):
+            problems["text"] = problem
     if problems:
         return {}, problems
     is_channel = audience == ReminderAudience.CHANNEL

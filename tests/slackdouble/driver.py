@@ -630,8 +630,22 @@ class SlackToApp:
 
     # ------------------------------------------------------------------ people typing in Slack
 
-    def user_posts(self, user_id: str, channel_id: str, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
-        """Store a message typed by a user and send the events Slack would send for it."""
+    def user_posts(
+        self,
+        user_id: str,
+        channel_id: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        also_send_to_channel: bool = False,
+    ) -> dict[str, Any]:
+        """Store a message typed by a user and send the events Slack would send for it.
+
+        ``also_send_to_channel`` ticks the box under a thread reply: the reply shows in the channel
+        as well as in the thread, and arrives as a ``thread_broadcast`` carrying its thread's ``root``.
+        """
+        if also_send_to_channel and not thread_ts:
+            raise ValueError("only a reply in a thread can also be sent to the channel")
         ws = self._ws
         with ws.lock:
             self._acting_user(user_id)
@@ -647,6 +661,8 @@ class SlackToApp:
             }
             if thread_ts:
                 message["thread_ts"] = thread_ts
+            if also_send_to_channel:
+                message["subtype"] = "thread_broadcast"
             stored = ws.store_message(conversation.id, message)
             events = self._events_for_new_message(conversation, stored)
             result = {**public_message(stored), "channel": conversation.id}
@@ -697,7 +713,16 @@ class SlackToApp:
     def _events_for_new_message(self, conversation: Conversation, message: dict[str, Any]) -> list[dict[str, Any]]:
         events = []
         if self._subscribed_to(conversation):
-            events.append(message_event(conversation, message))
+            event = message_event(conversation, message)
+            events.append(event)
+            if message.get("subtype") == "thread_broadcast":
+                root = self._ws.message(conversation.id, message["thread_ts"])
+                if root is not None:
+                    event["root"] = public_message(root)
+                # Slack reports a broadcast as changed just after posting it, text and all the same,
+                # though nobody edited it: apps must not read that as an edit.
+                unchanged = {k: v for k, v in event.items() if k not in ("channel", "event_ts", "channel_type")}
+                events.append(message_changed_event(self._ws, conversation, unchanged, unchanged))
         mention = f"<@{self._ws.bot_user_id}>"
         if (
             "app_mention" in self.event_subscriptions
