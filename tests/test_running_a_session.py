@@ -77,10 +77,13 @@ def chair(slack: SlackDouble, text: str, user: str = CHAIR) -> str:
 
 
 def prompt_ts(slack: SlackDouble, theme_words: str) -> str:
-    for message in slack.messages(CHANNEL):
-        if message["text"].startswith("Reflection:") and theme_words in message["text"]:
-            return message["ts"]
-    raise AssertionError(f"no prompt about {theme_words}")
+    """The prompt's ts, once it is posted (the outbox posts it just after the chair is answered)."""
+    def posted() -> str | None:
+        for message in slack.messages(CHANNEL):
+            if message["text"].startswith("Reflection:") and theme_words in message["text"]:
+                return message["ts"]
+        return None
+    return slack.wait_for(posted, timeout=15)
 
 
 def share_in_modal(slack: SlackDouble, user: str, ts: str, text: str, *, anonymous: bool) -> None:
@@ -152,6 +155,8 @@ def test_the_seed_event_run_from_welcome_to_close(app: RunningApp, slack: SlackD
     assert not any(anonymous_user in upload["content"].decode() for anonymous_user in ATTENDEES[8:10])
 
     assert "is closed" in chair(slack, "close")
+    # The close follows the chair's answer through the outbox.
+    slack.wait_for(lambda: channel_texts(slack)[-1].startswith("Thank you for joining"), timeout=15)
     texts = channel_texts(slack)
     assert texts[0].startswith("Welcome to Provider collaboratives")
     assert texts[1:4] == [

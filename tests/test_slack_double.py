@@ -1074,3 +1074,37 @@ def test_a_bolt_app_runs_against_the_double(double: SlackDouble) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_event_the_app_fails_to_take_is_delivered_again_with_the_same_id() -> None:
+    """Slack retries an event answered with a non-2xx (or not at all), with X-Slack-Retry-Num."""
+    answers = iter([503, 503, 200])
+    seen: list[tuple[str, str | None]] = []
+
+    class App(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((body["event_id"], self.headers.get("X-Slack-Retry-Num")))
+            self.send_response(next(answers))
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    app = ThreadingHTTPServer(("127.0.0.1", 0), App)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    double = SlackDouble(team_id="T1", bot_token=TOKEN, signing_secret="s", bot_user_id="UBOT").start()
+    try:
+        double.add_user("U1", "ada")
+        double.add_channel("C1", "general", members=["U1"])
+        double.set_app_url(f"http://127.0.0.1:{app.server_address[1]}/slack/events")
+        double.event_retry_delays = (0.05, 0.05, 0.05)
+        double.user_posts("U1", "C1", "hello")
+        double.wait_for(lambda: len(seen) == 3, timeout=5)
+        time.sleep(0.2)
+        assert len(seen) == 3  # answered 200 the third time: no more
+        assert len({event_id for event_id, _ in seen}) == 1
+        assert [retry for _, retry in seen] == [None, "1", "2"]
+    finally:
+        double.stop()
+        app.shutdown()

@@ -32,6 +32,7 @@ from bot.slack.text import BIDI_CONTROLS, escape, plain, too_long, visible
 from bot.workspaces import ensure_workspace
 from tests.apprunner import TEAM_ID
 from tests.cast import ATTENDEES, CHAIR, CHANNEL, PRESENTERS
+from tests.posting import deliver
 from tests.slackdouble import SlackDouble
 from tests.slackdouble.blockkit import validate_blocks, validate_view
 
@@ -76,8 +77,8 @@ def workspace_id(database: Database) -> int:
 
 
 def store(database: Database, workspace_id: int, text: str) -> int:
-    return questions_slack.store_question(database, workspace_id=workspace_id, channel_id=CHANNEL,
-                                          asker_slack_id=ASKER, text=text).id
+    return questions_slack.ask(database, workspace_id=workspace_id, channel_id=CHANNEL, asker_slack_id=ASKER,
+                               text=text, now=NOW).id
 
 
 def count(database: Database, model: Any) -> int:
@@ -140,7 +141,7 @@ def test_a_question_answer_and_reason_at_their_limits_make_valid_posts(
 ) -> None:
     question_text = markup(MAX_QUESTION_LENGTH)
     question_id = store(database, workspace_id, question_text)
-    questions_slack.post_new_question(database, client, question_id=question_id)  # the double checks every block
+    deliver(database, client, NOW)  # the double checks every block
     card = card_of(database, question_id)
     shown = question_card(card)
     assert validate_blocks(shown.blocks) == []
@@ -152,17 +153,17 @@ def test_a_question_answer_and_reason_at_their_limits_make_valid_posts(
     answer_text = markup(MAX_ANSWER_LENGTH)
     questions_slack.answer(database, workspace_id=workspace_id, question_id=question_id, by_slack_id=CHAIR,
                            text=answer_text, now=NOW)
-    questions_slack.post_answer(database, client, question_id=question_id, answerer_slack_id=CHAIR)
+    deliver(database, client, NOW)
     posted = slack.replies(CHANNEL, card.card_message_ts or "")[-1]
     assert escape(answer_text) in sections(posted["blocks"])
     assert validate_blocks(answer_posted(card_of(database, question_id), CHAIR).blocks) == []
 
     reason = markup(MAX_REASON_LENGTH)
     other_id = store(database, workspace_id, question_text)
-    questions_slack.post_new_question(database, client, question_id=other_id)
-    text, stored_reason = questions_slack.dismiss(database, workspace_id=workspace_id, question_id=other_id,
-                                                  by_slack_id=CHAIR, reason=reason)
-    questions_slack.tell_askers_of_dismissal(database, client, question_id=other_id, text=text, reason=stored_reason)
+    deliver(database, client, NOW)
+    questions_slack.dismiss(database, workspace_id=workspace_id, question_id=other_id, by_slack_id=CHAIR,
+                            reason=reason, now=NOW)
+    deliver(database, client, NOW)
     notice = slack.wait_for(lambda: [m for m in slack.dms(ASKER) if "removed your question" in m["text"]])[-1]
     assert escape(reason) in notice["text"] and escape(question_text) in notice["text"]
 
@@ -185,7 +186,7 @@ def test_one_character_over_is_refused_clearly_and_nothing_is_stored(
                                text=markup(MAX_ANSWER_LENGTH) + "x", now=NOW)
     with pytest.raises(QuestionError, match="The reason is too long once & < >"):
         questions_slack.dismiss(database, workspace_id=workspace_id, question_id=question_id, by_slack_id=CHAIR,
-                                reason=markup(MAX_REASON_LENGTH) + "x")
+                                reason=markup(MAX_REASON_LENGTH) + "x", now=NOW)
     card = card_of(database, question_id)
     assert card.status == QuestionStatus.OPEN and card.answer_text is None
     with unit_of_work(database) as session:
@@ -253,14 +254,14 @@ def test_a_question_stored_before_the_limits_were_measured_as_shown_can_still_be
     question_id = store(database, workspace_id, "placeholder")
     with unit_of_work(database) as session:
         session.get_one(Question, question_id).text = "&" * 700  # 3,500 characters once escaped
-    questions_slack.post_new_question(database, client, question_id=question_id)
+    deliver(database, client, NOW)
     card = card_of(database, question_id)
     for message in (question_card(card), approval_request(card)):
         assert validate_blocks(message.blocks) == []
     assert validate_view(dismiss_form(card)) == []
-    text, reason = questions_slack.dismiss(database, workspace_id=workspace_id, question_id=question_id,
-                                           by_slack_id=CHAIR, reason="Too long to read aloud")
-    questions_slack.tell_askers_of_dismissal(database, client, question_id=question_id, text=text, reason=reason)
+    questions_slack.dismiss(database, workspace_id=workspace_id, question_id=question_id, by_slack_id=CHAIR,
+                            reason="Too long to read aloud", now=NOW)
+    deliver(database, client, NOW + timedelta(seconds=2))  # the redraw waits for its turn
     slack.wait_for(lambda: any("Too long to read aloud" in m["text"] for m in slack.dms(ASKER)))
     assert "Removed by a chair" in json.dumps(slack.message(CHANNEL, card.card_message_ts or "")["blocks"])
 
@@ -279,7 +280,7 @@ def test_text_with_nothing_visible_is_empty_everywhere(database: Database, works
                                text=text, now=NOW)
     with pytest.raises(QuestionError, match="empty"):
         questions_slack.dismiss(database, workspace_id=workspace_id, question_id=question_id, by_slack_id=CHAIR,
-                                reason=text)
+                                reason=text, now=NOW)
     assert card_of(database, question_id).status == QuestionStatus.OPEN
 
     with pytest.raises(ReflectionError, match="empty"), unit_of_work(database) as session:
@@ -313,11 +314,13 @@ def test_no_post_shows_a_bidi_control_a_person_typed(database: Database, workspa
     question_id = store(database, workspace_id, f"Is {controls}this{controls} right?")
     questions_slack.answer(database, workspace_id=workspace_id, question_id=question_id, by_slack_id=CHAIR,
                            text=f"Yes {controls}it is", now=NOW)
+    # Looked up first: on SQLite a second transaction inside this one would wait for its lock.
+    prompt_id, event_id = prompt_id_of(database), event_id_of(database)
     with unit_of_work(database) as session:
-        reflections.share_privately(session, workspace_id=workspace_id, prompt_id=prompt_id_of(database),
+        reflections.share_privately(session, workspace_id=workspace_id, prompt_id=prompt_id,
                                     slack_user_id=ASKER, text=f"I {controls}learnt", anonymous=False)
-        found = digest(session, event_id=event_id_of(database), status_filter=StatusFilter.ALL)
-        shared = reflections.shared_reflections(session, event=session.get_one(Event, event_id_of(database)))
+        found = digest(session, event_id=event_id, status_filter=StatusFilter.ALL)
+        shared = reflections.shared_reflections(session, event=session.get_one(Event, event_id))
         # What people typed is kept as typed; only what is shown loses the controls.
         assert controls in session.get_one(Question, question_id).text
     card = card_of(database, question_id)

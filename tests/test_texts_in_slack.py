@@ -15,6 +15,7 @@ from bot.slack.text import escape
 from tests.apprunner import RunningApp, migrate, start_eventbot
 from tests.cast import ATTENDEES, CHAIR, CHANNEL, seed_programme
 from tests.slackdouble import SlackDouble
+from tests.test_qa_in_slack import ask as ask_and_hear
 from tests.test_qa_in_slack import button, card_text, cards
 from tests.test_running_a_session import chair, channel_texts, prompt_ts, run_cli
 from tests.test_texts import markup
@@ -36,9 +37,8 @@ def app(slack: SlackDouble, database_url: str, tmp_path: Path) -> Iterator[Runni
 
 
 def ask(slack: SlackDouble, user: str, text: str) -> str:
-    response = slack.send_slash_command("/ask", text, user_id=user, channel_id=CHANNEL)
-    assert response.ok, (response.status, response.slack_error, response.slack_messages)
-    return (response.json or {}).get("text", "")
+    """What the asker is told: a refusal in the ack, or the confirmation that follows the save."""
+    return ask_and_hear(slack, user, text).get("text", "")
 
 
 def test_long_and_invisible_questions_are_refused_and_one_at_the_limit_can_be_dismissed(

@@ -27,6 +27,7 @@ from bot.run_of_show import slack as run_of_show_slack
 from bot.workspaces import ensure_workspace, is_installed, mark_uninstalled
 from handlers import uninstalling
 from tests.cast import ATTENDEES, CHANNEL, ORGANISER, at
+from tests.posting import deliver
 from tests.reminder_world import plan
 from tests.slackdouble import SlackDouble
 
@@ -58,7 +59,9 @@ def _reminder(database: Database, event_id: int, *, status: ReminderStatus = Rem
         session.add(reminder)
         session.flush()
         for recipient, delivery_status, claimed_by in deliveries:
-            session.add(Delivery(reminder_id=reminder.id, recipient_slack_id=recipient, due_at=due_at,
+            session.add(Delivery(reminder_id=reminder.id, event_id=reminder.event_id,
+                                 workspace_id=session.get_one(Event, reminder.event_id).workspace_id,
+                                 recipient_slack_id=recipient, due_at=due_at,
                                  next_attempt_at=due_at, status=delivery_status, claimed_by=claimed_by,
                                  claimed_until=NOW + timedelta(minutes=1) if claimed_by else None))
         return reminder.id
@@ -159,6 +162,7 @@ def test_the_scheduler_posts_and_reminds_nothing_for_an_uninstalled_workspace(
 
     run_of_show_slack.run_due_work(database, client, now=NOW)
     planned = plan(database, client, NOW)
+    deliver(database, client, NOW)
 
     with unit_of_work(database) as session:
         assert session.get_one(Event, gone_due).status == EventStatus.SCHEDULED

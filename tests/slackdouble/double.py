@@ -60,6 +60,9 @@ class SlackDouble(SlackToApp):
         # Seconds Slack waits for the app to answer a request (3 s in real Slack).
         self.app_timeout = 3.0
         self.event_subscriptions: set[str] = set(DEFAULT_SUBSCRIPTIONS)
+        # Slack sends an event again when the app did not answer it with a 2xx in time: at once,
+        # after a minute and after five (X-Slack-Retry-Num 1, 2, 3). Tests may shorten the waits.
+        self.event_retry_delays: tuple[float, ...] = (0.0, 60.0, 300.0)
         self.verification_token = "legacy-verification-token"
 
         self._ws = Workspace(

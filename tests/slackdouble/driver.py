@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -201,6 +202,7 @@ class SlackToApp:
     _transport: AppTransport
     app_timeout: float
     event_subscriptions: set[str]
+    event_retry_delays: tuple[float, ...]
     verification_token: str
 
     # Hooks the host class implements.
@@ -741,7 +743,29 @@ class SlackToApp:
     def _send_user_events(self, events: list[dict[str, Any]]) -> None:
         if events and self._has_app_url():
             for event in events:
-                self.send_event(event)
+                self._send_event_until_answered(event)
+
+    def _send_event_until_answered(self, event: dict[str, Any]) -> None:
+        """Deliver an event as Slack does: again, with the same id, while the app fails to answer 2xx."""
+        with self._ws.lock:
+            event_id = f"Ev{self._ws.opaque('event', 10).upper()}"
+        response = self.send_event(event, event_id=event_id)
+        if 200 <= response.status < 300 or not self.event_retry_delays:
+            return
+
+        reason = "http_timeout" if response.status == 0 else "http_error"
+
+        def retry(attempt: int) -> None:
+            again = self.send_event(event, event_id=event_id, retry_num=attempt, retry_reason=reason)
+            if not 200 <= again.status < 300 and attempt < len(self.event_retry_delays):
+                schedule(attempt + 1)
+
+        def schedule(attempt: int) -> None:
+            timer = threading.Timer(self.event_retry_delays[attempt - 1], retry, args=(attempt,))
+            timer.daemon = True
+            timer.start()
+
+        schedule(1)
 
 
 def _rich_text_block(block_id: str, text: str) -> dict[str, Any]:
