@@ -64,7 +64,8 @@ class RunningApp:
 
 
 def eventbot_env(*, api_url: str, database_url: str, **extra: str) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "PORT", "EVENTBOT_ORGANISER"))}
+    own = ("SLACK_", "DATABASE_URL", "PORT", "EVENTBOT_ORGANISER")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     return {
         **inherited,
         "SLACK_BOT_TOKEN": BOT_TOKEN,

@@ -10,9 +10,17 @@ from slack_sdk import WebClient
 
 from bot.db import Database, unit_of_work
 from bot.events import people
-from bot.events.rules import FORM_LINK_RULE, EventDetails, FormProblems, create_event, details_from_form, update_event
+from bot.events.rules import (
+    FORM_LINK_RULE,
+    EventDetails,
+    FormProblems,
+    NoEventHere,
+    create_event,
+    details_from_form,
+    update_event,
+)
 from bot.events.slack import ChannelUnavailable, WhoMayOrganise, check_before_saving, ensure_in_channel
-from bot.models import Event, Role
+from bot.models import Event, EventStatus, Role
 from bot.programme.importing import ImportProblems, import_programme
 from bot.programme.parsing import load_programme
 from bot.workspaces import ensure_workspace
@@ -237,6 +245,14 @@ def test_saving_a_change_needs_a_runner_of_that_event(
                             event_id=event_id, slack_user_id=ADMIN)
     check_before_saving(database, client, who_may_organise=who, workspace_id=workspace_id, channel_id=CHANNEL,
                         event_id=event_id, slack_user_id=CHAIR)
+    # Closed while the form was open: refused before eventbot joins anything for it.
+    slack.add_channel("C0PUBLIC", "public", members=[CHAIR], bot_is_member=False)
+    with unit_of_work(database) as session:
+        session.get_one(Event, event_id).status = EventStatus.CLOSED
+    with pytest.raises(NoEventHere, match="has closed"):
+        check_before_saving(database, client, who_may_organise=who, workspace_id=workspace_id,
+                            channel_id="C0PUBLIC", event_id=event_id, slack_user_id=CHAIR)
+    assert slack.calls_to("conversations.join") == []
 
 
 # --- programme files ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.db import Database, unit_of_work
@@ -221,9 +222,7 @@ def check_before_saving(
             ) from None
     else:
         with unit_of_work(database) as session:
-            event = session.get(Event, event_id)
-            if event is not None and event.workspace_id == workspace_id:
-                people.require_runner(session, event=event, slack_user_id=slack_user_id, action="change this event")
+            _event_to_change(session, event_id=event_id, workspace_id=workspace_id, slack_user_id=slack_user_id)
     ensure_in_channel(client, channel_id)
 
 
@@ -236,11 +235,16 @@ def save_setup(
         if event_id is None:
             return create_event(session, workspace_id=workspace_id, channel_id=channel_id,
                                 organiser_slack_id=slack_user_id, details=details)
-        event = session.get(Event, event_id)
-        if event is None or event.workspace_id != workspace_id or event.status not in CURRENT_STATUSES:
-            raise NoEventHere("That event has closed or been removed, so it cannot be changed.")
-        people.require_runner(session, event=event, slack_user_id=slack_user_id, action="change this event")
+        event = _event_to_change(session, event_id=event_id, workspace_id=workspace_id, slack_user_id=slack_user_id)
         return update_event(session, event=event, details=details)
+
+
+def _event_to_change(session: Session, *, event_id: int, workspace_id: int, slack_user_id: str) -> Event:
+    event = session.get(Event, event_id)
+    if event is None or event.workspace_id != workspace_id or event.status not in CURRENT_STATUSES:
+        raise NoEventHere("That event has closed or been removed, so it cannot be changed.")
+    people.require_runner(session, event=event, slack_user_id=slack_user_id, action="change this event")
+    return event
 
 
 def enrol_joiner(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str) -> bool:
