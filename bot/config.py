@@ -35,6 +35,9 @@ class Settings:
     port: int
     default_timezone: str
     log_level: str
+    # Who may set events up besides workspace admins and owners (bot/events/slack.py WhoMayOrganise).
+    organisers: tuple[str, ...] = ()
+    organiser_group: str | None = None
 
     def require_bot_token(self) -> str:
         if not self.slack_bot_token:
@@ -97,6 +100,8 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: str | Path 
         port=_port(get("PORT")),
         default_timezone=_timezone(get("EVENTBOT_DEFAULT_TIMEZONE")),
         log_level=_log_level(get("LOG_LEVEL")),
+        organisers=_organisers(get("EVENTBOT_ORGANISERS")),
+        organiser_group=_organiser_group(get("EVENTBOT_ORGANISER_GROUP")),
     )
 
 
@@ -149,3 +154,28 @@ def _log_level(value: str | None) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {value!r})")
     return level
+
+
+# Slack user IDs start with U (or W in Enterprise Grid); user group IDs with S.
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+
+
+def _organisers(value: str | None) -> tuple[str, ...]:
+    names = [name.strip() for name in (value or "").split(",") if name.strip()]
+    wrong = [name for name in names if not _USER_ID.fullmatch(name)]
+    if wrong:
+        raise ConfigError(
+            "EVENTBOT_ORGANISERS must be Slack user IDs separated by commas, such as U0123ABCD,U0456EFGH "
+            f"(from each person's profile: ⋮ → Copy member ID), not names or @mentions (got {wrong[0]!r})"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _organiser_group(value: str | None) -> str | None:
+    if value is not None and not _GROUP_ID.fullmatch(value):
+        raise ConfigError(
+            "EVENTBOT_ORGANISER_GROUP must be one Slack user group ID such as S0123ABCD, "
+            f"not the group's @handle or name (got {value!r})"
+        )
+    return value

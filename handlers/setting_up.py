@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.clock import utcnow
+from bot.config import load_settings
 from bot.errors import UserError
 from bot.events import blocks as event_blocks
 from bot.events import rules as events
@@ -18,13 +22,46 @@ from bot.slack import messages, views
 from bot.slack.text import escape, local_date_and_time
 from handlers.replies import answering_problems
 
+# Slack gives up on a form's submission after 3 seconds, and Bolt stops waiting for its answer then.
+# The checks before saving call Slack, which answers at once unless it is rate limiting us (the
+# client then sleeps for Retry-After): past this budget the form says so and keeps what was typed.
+SLACK_CHECKS_BUDGET_SECONDS = 2.0
+WHO_MAY_ORGANISE = "who_may_organise"
+
+
+class SlackTooSlow(UserError):
+    pass
+
+
+def _within(seconds: float, work: Callable[[], None]) -> None:
+    """Run `work`, or give up waiting for it after `seconds` (it finishes on its own thread)."""
+    outcome: queue.Queue[BaseException | None] = queue.Queue(maxsize=1)
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting listener, which raises it
+            outcome.put(error)
+        else:
+            outcome.put(None)
+
+    threading.Thread(target=run, name="setup-checks", daemon=True).start()
+    try:
+        error = outcome.get(timeout=seconds)
+    except queue.Empty:
+        raise SlackTooSlow(
+            "Slack is slow to answer just now, so nothing was saved yet: press Save again in a moment."
+        ) from None
+    if error is not None:
+        raise error
+
 
 def open_setup_form(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
         event_id, event, chairs, presenters = events_slack.setup_form_defaults(
-            context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-            slack_user_id=command["user_id"],
+            context["database"], client, who_may_organise=context[WHO_MAY_ORGANISE],
+            workspace_id=context["workspace_id"], channel_id=command["channel_id"], slack_user_id=command["user_id"],
         )
         defaults = (event_blocks.SetupDefaults.from_event(event, chairs=chairs, presenters=presenters)
                     if event is not None else event_blocks.SetupDefaults())
@@ -42,6 +79,11 @@ def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
             timezone=values.get("timezone"), evaluation_form_url=values.get("evaluation_form_url"),
             chairs=values.get("chairs") or [], presenters=values.get("presenters") or [],
         )
+        _within(SLACK_CHECKS_BUDGET_SECONDS, lambda: events_slack.check_before_saving(
+            context["database"], client, who_may_organise=context[WHO_MAY_ORGANISE],
+            workspace_id=context["workspace_id"], channel_id=metadata["channel_id"],
+            event_id=metadata.get("event_id"), slack_user_id=body["user"]["id"],
+        ))
         event = events_slack.save_setup(
             context["database"], workspace_id=context["workspace_id"], channel_id=metadata["channel_id"],
             event_id=metadata.get("event_id"), slack_user_id=body["user"]["id"], details=details,
@@ -67,4 +109,14 @@ SUBCOMMANDS = {"setup": open_setup_form}
 
 
 def register(app: App) -> None:
+    # The composition root hands listeners the database but not the settings it started from; the
+    # environment is the same, so reading them again gives the same answer. One WhoMayOrganise per
+    # app, so what it remembers of Slack's answers is shared by every request.
+    who_may_organise = events_slack.WhoMayOrganise.from_settings(load_settings())
+
+    def knowing_who_may_organise(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's name
+        context[WHO_MAY_ORGANISE] = who_may_organise
+        next()
+
+    app.use(knowing_who_may_organise)
     app.view(event_blocks.SETUP_CALLBACK)(save_setup_form)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import db
+from bot.rehearsal import ORGANISER
 
 BOT_TOKEN = "xoxb-0000000000-eventbot-test"
 SIGNING_SECRET = "5c1a5e1ec0ffee0ddba11f00d5ca1ab1e"
@@ -63,7 +64,8 @@ class RunningApp:
 
 
 def eventbot_env(*, api_url: str, database_url: str, **extra: str) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "PORT"))}
+    own = ("SLACK_", "DATABASE_URL", "PORT", "EVENTBOT_ORGANISER")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     return {
         **inherited,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -71,6 +73,9 @@ def eventbot_env(*, api_url: str, database_url: str, **extra: str) -> dict[str, 
         "SLACK_API_URL": api_url,
         "DATABASE_URL": database_url,
         "PYTHONUNBUFFERED": "1",
+        # The cast's organiser runs a learning community, not the Slack workspace: like a real
+        # install, the operator names them rather than making them a workspace admin.
+        "EVENTBOT_ORGANISERS": ORGANISER,
         **extra,
     }
 

@@ -43,6 +43,10 @@ def test_database_urls_as_platforms_hand_them_out(given: str, expected: str) -> 
         ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL"),
         ("EVENTBOT_DEFAULT_TIMEZONE", "Mars/Olympus", "EVENTBOT_DEFAULT_TIMEZONE"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("EVENTBOT_ORGANISERS", "U0123ABCD,@olu", "EVENTBOT_ORGANISERS"),
+        ("EVENTBOT_ORGANISERS", "<@U0123ABCD>", "EVENTBOT_ORGANISERS"),
+        ("EVENTBOT_ORGANISER_GROUP", "@event-organisers", "EVENTBOT_ORGANISER_GROUP"),
+        ("EVENTBOT_ORGANISER_GROUP", "S0123,S0456", "EVENTBOT_ORGANISER_GROUP"),
     ],
 )
 def test_malformed_settings_name_the_variable(name: str, value: str, named_in_message: str) -> None:
@@ -51,6 +55,15 @@ def test_malformed_settings_name_the_variable(name: str, value: str, named_in_me
     message = str(caught.value)
     assert named_in_message in message
     assert "\n" not in message
+
+
+def test_organisers_are_read_as_slack_ids() -> None:
+    settings = load_settings({**GOOD, "EVENTBOT_ORGANISERS": " U0123ABCD, W0456EFGH,,U0123ABCD ",
+                              "EVENTBOT_ORGANISER_GROUP": "S0ORGANISE"})
+    assert settings.organisers == ("U0123ABCD", "W0456EFGH")
+    assert settings.organiser_group == "S0ORGANISE"
+    unset = load_settings(dict(GOOD))
+    assert (unset.organisers, unset.organiser_group) == ((), None)
 
 
 def test_missing_secrets_are_reported_when_needed() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import to_utc
-from bot.events.rules import DEFAULT_PROMPTS
+from bot.events.rules import DEFAULT_PROMPTS, FORM_LINK_RULE
 from bot.models import ReflectionTheme, ReminderAudience, SegmentKind
 from bot.programme.parsing import load_programme, parse_programme
 from bot.programme.plan import format_plan, timeline
@@ -472,8 +472,8 @@ def test_agenda_kind_defaults_to_other() -> None:
         (minimal(rest='[[prompts]]\ntheme = "equity"\n\n[[prompts]]\ntheme = "equity"\n'), "prompts[2].theme", ["'equity'", "at most once"]),
         (minimal('chairs = ["U0CHAIR01", "U0CHAIR01"]'), "event.chairs[2]", ["listed twice"]),
         # URL, people, channel
-        (minimal('evaluation_form_url = "ftp://forms.example.org/x"'), "event.evaluation_form_url", ["http:// or https://"]),
-        (minimal('evaluation_form_url = "forms.example.org"'), "event.evaluation_form_url", ["http:// or https://"]),
+        (minimal('evaluation_form_url = "ftp://forms.example.org/x"'), "event.evaluation_form_url", ["https://"]),
+        (minimal('evaluation_form_url = "forms.example.org"'), "event.evaluation_form_url", ["https://"]),
         (minimal('presenters = ["Minara Chowdhury"]'), "event.presenters[1]", ["Slack user ID", "U0123ABCD", "email"]),
         (minimal('organisers = ["u0organiser"]'), "event.organisers[1]", ["Slack user ID"]),
         (minimal('channel = "#events"'), "event.channel", ["channel ID", "C0123ABCD"]),
@@ -505,6 +505,12 @@ def test_validation_rule(text: str, where: str, expected: list[str]) -> None:
     problem = problem_at(problems_of(text), f"x.toml: {where}")
     for fragment in expected:
         assert fragment in problem.message, f"{fragment!r} not in {problem.message!r}"
+
+
+def test_an_http_form_link_is_refused_in_the_setup_forms_words() -> None:
+    problem = problem_at(problems_of(minimal('evaluation_form_url = "http://forms.example.org/e"')),
+                         "x.toml: event.evaluation_form_url")
+    assert problem.message == f"'http://forms.example.org/e' is not accepted. {FORM_LINK_RULE}"
 
 
 def test_missing_required_event_keys_each_reported() -> None:

@@ -60,10 +60,11 @@ def test_import_refuses_unknown_people_and_writes_nothing(
         assert session.query(Event).count() == 0
 
 
-def test_import_refuses_a_channel_the_bot_is_not_in(
+def test_import_refuses_a_private_channel_the_bot_is_not_in(
     database: Database, client: WebClient, slack: SlackDouble, tmp_path: Path
 ) -> None:
-    slack.add_channel("C0ELSEWHERE", "elsewhere", members=[CHAIR], bot_is_member=False)
+    # A public one it joins itself (tests/test_setting_up.py).
+    slack.add_channel("C0ELSEWHERE", "elsewhere", members=[CHAIR], is_private=True, bot_is_member=False)
     with pytest.raises(ImportProblems, match="/invite @eventbot"):
         import_programme(database, client, load_programme(seed_programme(DAY, tmp_path)), channel_id="C0ELSEWHERE",
                          now=at("09:00"))

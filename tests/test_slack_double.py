@@ -350,6 +350,22 @@ def test_conversations_join(client: WebClient) -> None:
     assert error_of(lambda: client.conversations_join(channel="CARCH")) == "is_archived"
 
 
+def test_private_channels_cannot_be_joined_seen_or_unseen(client: WebClient) -> None:
+    # conversations.info hides a private channel the bot is not in; conversations.join still says what kind it is.
+    assert error_of(lambda: client.conversations_info(channel="G2")) == "channel_not_found"
+    assert error_of(lambda: client.conversations_join(channel="G2")) == "method_not_supported_for_channel_type"
+    assert error_of(lambda: client.conversations_join(channel="CNOPE")) == "channel_not_found"
+    assert error_of(lambda: client.conversations_history(channel="G2")) == "channel_not_found"
+
+
+def test_archived_channels_show_as_archived_and_stay_unjoined(double: SlackDouble, client: WebClient) -> None:
+    double.add_channel("CARCH2", "older", members=["U1"], is_archived=True, bot_is_member=False)
+    info = client.conversations_info(channel="CARCH2")["channel"]
+    assert (info["is_archived"], info["is_member"]) == (True, False)
+    assert error_of(lambda: client.conversations_join(channel="CARCH2")) == "is_archived"
+    assert client.conversations_info(channel="CARCH2")["channel"]["is_member"] is False
+
+
 # =============================================================================== users and team
 
 
@@ -363,6 +379,36 @@ def test_users_info_reports_time_zones(double: SlackDouble, client: WebClient) -
     assert client.users_info(user="UDEL")["user"]["deleted"] is True
     assert error_of(lambda: client.users_info(user="UNOBODY")) == "user_not_found"
     assert error_of(lambda: client.api_call("users.info", params={})) == "user_not_found"
+
+
+def test_admins_and_owners(double: SlackDouble, client: WebClient) -> None:
+    double.add_user("UADMIN", "admin", is_admin=True)
+    double.add_user("UOWNER", "owner", is_owner=True)
+    double.add_user("UPRIMARY", "primary", is_primary_owner=True)
+
+    def roles(user_id: str) -> tuple[bool, bool, bool]:
+        user = client.users_info(user=user_id)["user"]
+        return user["is_admin"], user["is_owner"], user["is_primary_owner"]
+
+    assert roles("U1") == (False, False, False)
+    assert roles("UADMIN") == (True, False, False)
+    assert roles("UOWNER") == (True, True, False)
+    assert roles("UPRIMARY") == (True, True, True)
+    with pytest.raises(ValueError):
+        double.add_user("UBOTADMIN", "botadmin", is_bot=True, is_admin=True)
+
+
+def test_usergroup_members(double: SlackDouble, client: WebClient) -> None:
+    double.add_usergroup("S0ORG", "organisers", members=["U1", "U2"])
+    assert client.usergroups_users_list(usergroup="S0ORG")["users"] == ["U1", "U2"]
+    double.add_usergroup("S0ORG", "organisers", members=["U3"])
+    assert client.usergroups_users_list(usergroup="S0ORG")["users"] == ["U3"]
+    assert error_of(lambda: client.usergroups_users_list(usergroup="S0NOPE")) == "no_such_subteam"
+    assert error_of(lambda: client.api_call("usergroups.users.list", params={})) == "no_such_subteam"
+    with pytest.raises(LookupError):
+        double.add_usergroup("S0BAD", "bad", members=["UNOBODY"])
+    double.usergroups_available = False
+    assert error_of(lambda: client.usergroups_users_list(usergroup="S0ORG")) == "plan_upgrade_required"
 
 
 def test_users_lookup_and_list(double: SlackDouble, client: WebClient) -> None:

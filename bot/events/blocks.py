@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.events.rules import MAX_FORM_LINK_LENGTH
 from bot.models import Event
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
 from bot.slack.text import escape, truncate
@@ -83,7 +84,7 @@ def event_setup(*, channel_id: str, event_id: int | None, defaults: SetupDefault
         users_input("chairs", "Chairs", defaults.chairs),
         users_input("presenters", "Presenters", defaults.presenters),
         text_input("evaluation_form_url", "Evaluation form link", defaults.evaluation_form_url, optional=True,
-                   max_length=2000),
+                   max_length=MAX_FORM_LINK_LENGTH, hint="Its full address, starting with https://"),
     ]
     return View(
         type="modal",

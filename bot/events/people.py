@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +18,38 @@ RUNNERS = frozenset({Role.ORGANISER, Role.CHAIR})
 
 class NotAllowed(UserError):
     """The person may not do this; the message completes "Only … can …" for them."""
+
+
+# users.info fields that make someone a workspace admin or owner: they may set events up anywhere.
+WORKSPACE_ADMIN_FIELDS = ("is_admin", "is_owner", "is_primary_owner")
+# A refusal names at most this many people to ask; a longer list is a wall of names, not help.
+MOST_ORGANISERS_NAMED = 5
+
+
+class NotAnOrganiser(NotAllowed):
+    """Someone who may not set events up asked to; the message says who can."""
+
+
+def is_workspace_admin(slack_user: Mapping[str, Any]) -> bool:
+    """Whether a users.info `user` is an active workspace admin or owner."""
+    return not slack_user.get("deleted") and any(slack_user.get(field) for field in WORKSPACE_ADMIN_FIELDS)
+
+
+def organiser_refusal(*, organisers: Sequence[str], group_id: str | None) -> str:
+    """What to tell someone who may not set events up: who can, and whom to ask.
+
+    `organisers` are the people named in eventbot's settings, the group's members included.
+    """
+    group = f"<!subteam^{group_id}>" if group_id else None
+    text = ("Only workspace admins, owners and the organisers named by your Slack admin"
+            + (f" (the {group} group)" if group else "") + " can set up events.")
+    if 0 < len(organisers) <= MOST_ORGANISERS_NAMED:
+        mentions = [f"<@{slack_user_id}>" for slack_user_id in organisers]
+        listed = mentions[0] if len(mentions) == 1 else ", ".join(mentions[:-1]) + " or " + mentions[-1]
+        return f"{text} Ask one of them: {listed}."
+    if group:
+        return f"{text} Ask someone in {group} or a workspace admin to set it up, or to add you."
+    return f"{text} Ask a workspace admin to set it up, or to name you as an organiser."
 
 
 def person(session: Session, *, workspace_id: int, slack_user_id: str, display_name: str | None = None) -> Person:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import date as date_type
 from datetime import datetime
 from datetime import time as time_type
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from bot.events import people
 from bot.models import (
     AgendaSegment,
     Event,
+    EventRole,
     EventStatus,
     ReflectionPrompt,
     ReflectionTheme,
@@ -37,6 +39,25 @@ DEFAULT_PROMPTS: dict[ReflectionTheme, str] = {
     ReflectionTheme.EQUITY: "What are you hearing that relates to equity?",
     ReflectionTheme.NEXT_STEPS: "What actions or next steps might you take following this learning?",
 }
+
+
+# The evaluation form is linked in the channel and in every attendee's DMs. Over http:// a link can
+# be read or changed on the way and browsers mark the form "Not secure", so only https:// is taken,
+# from the setup form and programme files alike, with this one wording.
+FORM_LINK_RULE = "Paste the form's full web address, starting with https:// (http:// links are not accepted)."
+MAX_FORM_LINK_LENGTH = 2000
+
+
+def is_form_link(text: str) -> bool:
+    """An https:// address with a host name, no spaces, no longer than the setup form's field allows."""
+    if len(text) > MAX_FORM_LINK_LENGTH or any(character.isspace() for character in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed [IPv6] bracket
+        return False
+    return parts.scheme == "https" and bool(host) and "." in (host or "")
 
 
 class NoEventHere(UserError):
@@ -134,9 +155,27 @@ def update_event(session: Session, *, event: Event, details: EventDetails) -> Ev
         for prompt in event.prompts:
             if prompt.scheduled_at is not None:
                 prompt.scheduled_at += shift
-    grant_all(session, event, details.chairs, Role.CHAIR)
-    grant_all(session, event, details.presenters, Role.PRESENTER)
+    set_role_holders(session, event, details.chairs, Role.CHAIR)
+    set_role_holders(session, event, details.presenters, Role.PRESENTER)
     return event
+
+
+def set_role_holders(session: Session, event: Event, slack_user_ids: Iterable[str], role: Role) -> None:
+    """Exactly these people hold `role` at the event: whoever the form no longer lists loses it.
+
+    Only the role named is touched, so the organiser who set the event up stays its organiser even
+    when taken out of its chairs, and attendees stay attendees.
+    """
+    holders = [people.person(session, workspace_id=event.workspace_id, slack_user_id=slack_user_id)
+               for slack_user_id in dict.fromkeys(slack_user_ids)]
+    session.execute(
+        delete(EventRole)
+        .where(EventRole.event_id == event.id, EventRole.role == role,
+               EventRole.person_id.not_in([holder.id for holder in holders]))
+        .execution_options(synchronize_session="fetch")
+    )
+    for holder in holders:
+        people.grant(session, event=event, person=holder, role=role)
 
 
 def add_exclusively(session: Session, event: Event) -> None:
@@ -221,8 +260,8 @@ def details_from_form(
         except ValueError:
             problems[field] = "Pick a time."
     url = (evaluation_form_url or "").strip() or None
-    if url and not (url.startswith(("https://", "http://")) and " " not in url and len(url) <= 2000):
-        problems["evaluation_form_url"] = "Paste the form's full web address, starting with https://"
+    if url and not is_form_link(url):
+        problems["evaluation_form_url"] = FORM_LINK_RULE
     starts_at = ends_at = None
     if zone and day and "start" in times and "end" in times:
         try:

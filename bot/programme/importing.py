@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.db import Database, unit_of_work
 from bot.errors import UserError
 from bot.events import rules as events
+from bot.events.slack import ChannelUnavailable, ensure_in_channel
 from bot.models import AgendaSegment, Event, ReflectionPrompt, Reminder, Role
 from bot.programme.schema import PersonRef, Programme
 from bot.reminders.timing import render_reminder_text
@@ -109,16 +110,15 @@ def import_programme(
 
 
 def _check_channel(client: WebClient, channel_id: str) -> list[str]:
+    """eventbot must be in the channel: it joins a public one, as `/event setup` does."""
     try:
-        channel = client.conversations_info(channel=channel_id)["channel"]
-    except SlackApiError as error:
-        return [f"--channel {channel_id}: Slack says {error.response.get('error')}; use the channel's ID (C…), "
-                "from its details pane"]
-    if channel.get("is_archived"):
-        return [f"--channel {channel_id}: #{channel.get('name')} is archived"]
-    if not channel.get("is_member"):
-        return [f"--channel {channel_id}: eventbot is not in #{channel.get('name')}: "
-                "type `/invite @eventbot` there first"]
+        ensure_in_channel(client, channel_id)
+    except ChannelUnavailable as problem:
+        if problem.reason == "hidden":
+            # From the command line a mistyped ID and a private channel look the same to Slack.
+            return [f"--channel {channel_id}: Slack shows eventbot no such channel; use the channel's ID (C…), "
+                    "from its details pane, and if the channel is private, type `/invite @eventbot` there first"]
+        return [f"--channel {channel_id}: {problem}"]
     return []
 
 

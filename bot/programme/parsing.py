@@ -15,12 +15,11 @@ from datetime import date, datetime, time
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bot import clock
 from bot.clock import UTC, format_local, hhmm, local_to_utc, parse_hhmm
-from bot.events.rules import DEFAULT_PROMPTS
+from bot.events.rules import DEFAULT_PROMPTS, FORM_LINK_RULE, is_form_link
 from bot.models import ReflectionTheme, ReminderAudience, SegmentKind
 from bot.programme.schema import (
     AGENDA_KEYS,
@@ -330,8 +329,8 @@ class _Parser:
                 "(a channel's ID, not its #name)",
             )
         form_url = self.string(event, "evaluation_form_url", "event.evaluation_form_url", required=False, max_chars=MAX_URL_CHARS)
-        if form_url and not _is_web_url(form_url):
-            self.problem("event.evaluation_form_url", f"{form_url!r} is not a web address: use an http:// or https:// URL")
+        if form_url and not is_form_link(form_url):
+            self.problem("event.evaluation_form_url", f"{form_url!r} is not accepted. {FORM_LINK_RULE}")
         follow_up_days = self.follow_up_days(event)
         needs_approval = self.boolean(event, "questions_need_approval", "event.questions_need_approval", False)
         organisers = self.people(event, "organisers", "event.organisers")
@@ -555,12 +554,5 @@ class _Parser:
         if zone is None:
             return hhmm(moment)
         return format_local(moment, zone[0])
-
-
-def _is_web_url(text: str) -> bool:
-    if any(character.isspace() for character in text):
-        return False
-    parts = urlsplit(text)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and "." in (parts.hostname or "")
 
 

@@ -16,7 +16,7 @@ from .method_table import MethodSpec, load_method_table
 from .methods import Behaviour
 from .ratelimit import RateLimiter, Scope
 from .server import DoubleServer
-from .state import Conversation, User, Workspace
+from .state import Conversation, User, UserGroup, Workspace
 
 # Documented tiers, as calls per minute per method per workspace.
 TIER_CALLS_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
@@ -143,6 +143,15 @@ class SlackDouble(SlackToApp):
     def chat_write_public(self, value: bool) -> None:
         self._behaviour.chat_write_public = bool(value)
 
+    @property
+    def usergroups_available(self) -> bool:
+        """False plays a free workspace: no user groups, usergroups.* answer plan_upgrade_required."""
+        return self._behaviour.usergroups_available
+
+    @usergroups_available.setter
+    def usergroups_available(self, value: bool) -> None:
+        self._behaviour.usergroups_available = bool(value)
+
     def set_app_url(self, url: str | None) -> None:
         self._app_url = url
 
@@ -160,7 +169,15 @@ class SlackDouble(SlackToApp):
         is_bot: bool = False,
         deleted: bool = False,
         is_app_user: bool = False,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
     ) -> dict[str, Any]:
+        """A person (or bot). Roles nest as in Slack: a primary owner is an owner, an owner an admin."""
+        is_owner = is_owner or is_primary_owner
+        is_admin = is_admin or is_owner
+        if is_admin and is_bot:
+            raise ValueError("bots cannot be workspace admins or owners")
         with self._ws.lock:
             self._ws.users[user_id] = User(
                 id=user_id,
@@ -174,8 +191,21 @@ class SlackDouble(SlackToApp):
                 deleted=deleted,
                 is_app_user=is_app_user,
                 bot_id=f"B{user_id[1:]}" if is_bot else None,
+                is_admin=is_admin,
+                is_owner=is_owner,
+                is_primary_owner=is_primary_owner,
             )
             return self._ws.users[user_id].to_api(self.wall_clock())
+
+    def add_usergroup(self, group_id: str, handle: str, *, members: Iterable[str] = ()) -> None:
+        """A user group (S…) with these members; calling it again replaces the members."""
+        if not group_id.startswith("S"):
+            raise ValueError("user group ids start with S")
+        with self._ws.lock:
+            unknown = [m for m in members if m not in self._ws.users]
+            if unknown:
+                raise LookupError(f"add_user() these first: {unknown}")
+            self._ws.usergroups[group_id] = UserGroup(id=group_id, handle=handle, users=list(dict.fromkeys(members)))
 
     def deactivate_user(self, user_id: str) -> None:
         with self._ws.lock:

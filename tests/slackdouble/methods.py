@@ -54,6 +54,8 @@ class Behaviour:
     echo_bot_messages: bool = False
     # With the chat:write.public scope a bot may post in public channels it has not joined.
     chat_write_public: bool = False
+    # Free workspaces have no user groups: usergroups.* answer plan_upgrade_required.
+    usergroups_available: bool = True
 
 
 class Args:
@@ -128,6 +130,7 @@ _MISSING_ARG_ERRORS: dict[str, str] = {
     "post_at": "invalid_time",
     "name": "invalid_name",
     "timestamp": "no_item_specified",
+    "usergroup": "no_such_subteam",
     "filename": "missing_argument",
     "length": "missing_argument",
 }
@@ -689,7 +692,11 @@ def conversations_replies(ctx: Context) -> dict[str, Any]:
 @implements("conversations.join")
 def conversations_join(ctx: Context) -> dict[str, Any]:
     ws = ctx.ws
-    conversation = _visible_conversation(ctx, ctx.args.str("channel"))
+    conversation = ws.conversation(ctx.args.str("channel"))
+    if conversation is None:
+        raise ApiError("channel_not_found")
+    # Slack checks the kind before membership: a private channel the bot cannot see still answers
+    # this, not channel_not_found (as conversations.info does).
     if conversation.kind != "channel":
         raise ApiError("method_not_supported_for_channel_type")
     if conversation.is_archived:
@@ -729,6 +736,16 @@ def users_list(ctx: Context) -> dict[str, Any]:
     everyone = [u.to_api(now, include_locale=ctx.args.bool("include_locale")) for u in ctx.ws.users.values()]
     page, next_cursor = _page(everyone, ctx, default_limit=len(everyone) or 1, max_limit=max(1000, len(everyone)))
     return {"ok": True, "members": page, "cache_ts": int(now), "response_metadata": {"next_cursor": next_cursor}}
+
+
+@implements("usergroups.users.list")
+def usergroups_users_list(ctx: Context) -> dict[str, Any]:
+    if not ctx.behaviour.usergroups_available:
+        raise ApiError("plan_upgrade_required")
+    group = ctx.ws.usergroups.get(ctx.args.str("usergroup") or "")
+    if group is None:
+        raise ApiError("no_such_subteam")
+    return {"ok": True, "users": list(group.users)}
 
 
 # ====================================================================== views

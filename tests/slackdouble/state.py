@@ -88,6 +88,10 @@ class User:
     deleted: bool
     is_app_user: bool
     bot_id: str | None = None
+    # Slack's roles nest: the primary owner is an owner, and owners are admins too.
+    is_admin: bool = False
+    is_owner: bool = False
+    is_primary_owner: bool = False
 
     def to_api(self, now: float, *, include_locale: bool = False) -> dict[str, Any]:
         try:
@@ -119,9 +123,9 @@ class User:
             "tz_label": _TZ_LABELS.get(abbreviation, abbreviation),
             "tz_offset": offset,
             "profile": profile,
-            "is_admin": False,
-            "is_owner": False,
-            "is_primary_owner": False,
+            "is_admin": self.is_admin,
+            "is_owner": self.is_owner,
+            "is_primary_owner": self.is_primary_owner,
             "is_restricted": False,
             "is_ultra_restricted": False,
             "is_bot": self.is_bot,
@@ -184,6 +188,15 @@ class Conversation:
 
 
 @dataclass
+class UserGroup:
+    """A user group (a "subteam", S…): what usergroups.users.list answers from."""
+
+    id: str
+    handle: str
+    users: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Trigger:
     issued_at: float
     user_id: str | None
@@ -226,6 +239,7 @@ class Workspace:
         self.wall_clock = wall_clock
 
         self.users: dict[str, User] = {}
+        self.usergroups: dict[str, UserGroup] = {}
         self.conversations: dict[str, Conversation] = {}
         self.ims: dict[str, str] = {}  # user id -> IM conversation id
         self.messages: dict[str, dict[str, dict[str, Any]]] = {}  # conversation -> ts -> message
