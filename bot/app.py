@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 import handlers
 from bot.config import Settings
 from bot.db import Database, make_engine, make_session_factory, unit_of_work
-from bot.errors import DatabaseUnavailable
+from bot.errors import DatabaseUnavailable, NotYet
 from bot.outbox import Kind
 from bot.questions import posts as question_posts
 from bot.questions.votes import VoteRecorder
@@ -192,8 +192,8 @@ def _store_events_before_answering(database: Database, listeners: dict[str, Call
             if event_id:
                 with unit_of_work(database) as session:
                     claim_event(session, event_id=event_id, team_id=context.team_id)
-        except DatabaseUnavailable:
-            logger.warning("event %s not stored (the database is not answering); Slack will send it again", event_id)
+        except (DatabaseUnavailable, NotYet) as reason:
+            logger.warning("event %s not stored yet (%s); Slack will send it again", event_id, reason)
             return BoltResponse(status=503, body="")
         return BoltResponse(status=200, body="")
 

@@ -12,3 +12,7 @@ class DatabaseUnavailable(UserError):
 
     def __init__(self) -> None:
         super().__init__("eventbot's database is not answering, so nothing was saved. Please try again in a minute.")
+
+
+class NotYet(Exception):
+    """Something this depends on is still being recorded: whoever sent it should send it again."""

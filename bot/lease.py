@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import Database, unit_of_work
+from bot.errors import DatabaseUnavailable
 from bot.models import SchedulerLease
 
 logger = logging.getLogger(__name__)
@@ -161,10 +162,17 @@ class SchedulerSingleton:
         try:
             with unit_of_work(self.database) as session:
                 state = acquire_or_renew(session, holder=self.identity, now=now)
-        except Exception:
+        except DatabaseUnavailable:
             # Without the database we cannot know who leads; stop leading rather than risk two.
+            if self.active:
+                logger.warning("could not renew the scheduler lease; scheduled jobs pause until it can")
+            self.active = False
+            self._reported = None
+            return False
+        except Exception:
             logger.exception("could not renew the scheduler lease; scheduled jobs pause until it can")
             self.active = False
+            self._reported = None
             return False
         self.active = state.held
         report = (state.held, None if state.held else state.holder)

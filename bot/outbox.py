@@ -367,6 +367,14 @@ def unsent_before(session: Session, item: Claimed, *, kinds: Iterable[str]) -> b
         Delivery.status == DeliveryStatus.PENDING))))
 
 
+def posts_in_flight(session: Session, *, channel_id: str, kind: str) -> bool:
+    """Whether a post of this kind to this channel may be in Slack already without its ts recorded
+    here yet (claimed and being sent, or in doubt): a reply in its thread could not be recognised yet."""
+    return bool(session.scalar(select(exists().where(
+        Delivery.recipient_slack_id == channel_id, Delivery.kind == kind, Delivery.status == DeliveryStatus.PENDING,
+        or_(Delivery.claimed_by.is_not(None), Delivery.in_doubt.is_(True))))))
+
+
 def pending_of(session: Session, *, kind: str, subject_id: int) -> bool:
     """Whether a row of this kind about this subject has still to go out."""
     return bool(session.scalar(select(exists().where(

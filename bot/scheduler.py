@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from bot.app import Runtime
 from bot.db import unit_of_work
+from bot.errors import DatabaseUnavailable
 from bot.lease import RENEW_SECONDS, SchedulerSingleton
 from bot.redeliveries import forget_old_events
 from bot.reminders import slack as reminders_slack
@@ -70,8 +72,36 @@ class SchedulerParts:
         self.singleton.release()
 
 
+class OutageLog:
+    """One line when the database stops answering the jobs, and one when they resume: not a
+    traceback from every job every few seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.since: datetime | None = None
+
+    def watched(self, func: Callable[[Runtime], None]) -> Callable[[Runtime], None]:
+        def run(runtime: Runtime) -> None:
+            try:
+                func(runtime)
+            except DatabaseUnavailable:
+                with self._lock:
+                    if self.since is None:
+                        self.since = datetime.now(timezone.utc)
+                        logger.warning("the database is not answering: scheduled jobs pause until it does")
+                return
+            with self._lock:
+                if self.since is not None:
+                    logger.warning("the database answers again: scheduled jobs resume (paused %.0f s)",
+                                   (datetime.now(timezone.utc) - self.since).total_seconds())
+                    self.since = None
+        run.__name__ = run.__qualname__ = func.__name__
+        return run
+
+
 def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
     parts = SchedulerParts(singleton=SchedulerSingleton(runtime.database), runtime=runtime)
+    outage = OutageLog()
     runtime.outbox().start()
     parts.singleton.renew()
 
@@ -85,7 +115,7 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
 
     def job(job_id: str, func: Callable[[Runtime], None], **trigger: int) -> None:
         scheduler.add_job(
-            func,
+            outage.watched(func),
             "interval",
             args=[runtime],
             id=job_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,3 +43,46 @@ def counting_queries(engine: Engine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+class Outage:
+    def __init__(self, seconds: float) -> None:
+        self.ends_at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends_at - time.monotonic())
+
+
+@contextmanager
+def database_outage(database_url: str, *, seconds: float) -> Iterator[Outage]:
+    """The database stops answering the app for `seconds` (from entering the block), then comes back.
+
+    PostgreSQL: the database refuses new connections and its open ones are ended, as when the
+    server goes away. SQLite, an embedded file that cannot be stopped: another connection holds
+    the write lock, so the app's writes wait out their busy timeout and fail.
+    """
+    outage = Outage(seconds)
+    url = make_url(normalise_database_url(database_url))
+    if url.get_backend_name() == "sqlite":
+        holder = sqlite3.connect(url.database, isolation_level=None, timeout=30)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield outage
+            time.sleep(outage.remaining())
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    name = url.database
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+        yield outage
+        time.sleep(outage.remaining())
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.db import Database, unit_of_work
+from bot.db import Database, reading, unit_of_work
 from bot.events import people
 from bot.events.rules import NoEventHere
 from bot.models import Event, Question, QuestionStatus
@@ -22,7 +22,7 @@ from bot.questions.rules import QuestionCard
 
 
 def check_can_ask(database: Database, *, workspace_id: int, channel_id: str, text: str) -> QuestionStatus:
-    with unit_of_work(database) as session:
+    with reading(database) as session:
         return questions.check_can_ask(session, workspace_id=workspace_id, channel_id=channel_id, text=text)
 
 
@@ -39,7 +39,7 @@ def ask(database: Database, *, workspace_id: int, channel_id: str, asker_slack_i
 
 
 def presenters_of(database: Database, *, workspace_id: int, channel_id: str) -> list[tuple[str, str]]:
-    with unit_of_work(database) as session:
+    with reading(database) as session:
         return questions.presenters_of(session, workspace_id=workspace_id, channel_id=channel_id)
 
 

@@ -25,6 +25,9 @@ from bot.models import (
 from bot.slack.text import too_long, visible
 
 # As Slack shows it (escaped): see bot/slack/text.py.
+# The outbox kind that posts a prompt (bot/run_of_show/posts.py): replies in its thread are reflections.
+PROMPT_POST = "prompt_post"
+
 MAX_REFLECTION_LENGTH = 2000
 
 

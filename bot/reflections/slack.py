@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bot import outbox
 from bot.db import Database, unit_of_work
+from bot.errors import NotYet
 from bot.models import Event, ReflectionPrompt
 from bot.reflections import rules
 from bot.reflections.rules import (
@@ -32,8 +34,12 @@ def prompt_by_id(database: Database, *, workspace_id: int, prompt_id: int) -> Re
 def record_thread_reply(database: Database, *, workspace_id: int, channel_id: str, thread_ts: str, message_ts: str,
                         slack_user_id: str, text: str) -> None:
     with unit_of_work(database) as session:
-        rules.record_thread_reply(session, workspace_id=workspace_id, channel_id=channel_id, thread_ts=thread_ts,
-                                  message_ts=message_ts, slack_user_id=slack_user_id, text=text)
+        recorded = rules.record_thread_reply(session, workspace_id=workspace_id, channel_id=channel_id,
+                                             thread_ts=thread_ts, message_ts=message_ts, slack_user_id=slack_user_id,
+                                             text=text)
+        if recorded is None and outbox.posts_in_flight(session, channel_id=channel_id, kind=rules.PROMPT_POST):
+            # Perhaps a reply to a prompt whose ts is not recorded yet: Slack will send it again.
+            raise NotYet(f"a post to {channel_id} is still being recorded")
 
 
 def edit_thread_reply(database: Database, *, workspace_id: int, channel_id: str, message_ts: str, text: str) -> None:

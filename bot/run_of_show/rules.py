@@ -16,12 +16,11 @@ from bot.models import (
     ReflectionPrompt,
     ReflectionTheme,
 )
-from bot.reflections.rules import reflection_counts
+from bot.reflections.rules import PROMPT_POST, reflection_counts
 
 # What the run of show posts through the outbox (bot/run_of_show/posts.py renders them), in this order.
 WELCOME_POST = "welcome_post"
 SEGMENT_POST = "segment_post"
-PROMPT_POST = "prompt_post"
 CLOSE_POST = "close_post"
 RUN_OF_SHOW_POSTS = (WELCOME_POST, SEGMENT_POST, PROMPT_POST, CLOSE_POST)
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from bot import outbox
 from bot.db import Database, unit_of_work
+from bot.errors import DatabaseUnavailable
 from bot.events.slack import enrol_channel_members
 from bot.models import AgendaSegment, Event, EventStatus, ReflectionPrompt, ReflectionTheme
 from bot.reflections import blocks as reflection_blocks
@@ -193,7 +194,7 @@ def _guarded(step, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
     """One event's failure must not stop the others' posts; the next tick retries it."""
     try:
         step(*args, **kwargs)
-    except RunOfShowError as error:
+    except (RunOfShowError, DatabaseUnavailable) as error:
         logger.warning("%s for event %s did not happen: %s", step.__name__, kwargs.get("event_id"), error)
     except Exception:
         logger.exception("%s for event %s failed; the next tick retries it", step.__name__, kwargs.get("event_id"))

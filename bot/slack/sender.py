@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.db import Database, unit_of_work
+from bot.errors import DatabaseUnavailable
 from bot.lease import process_identity
 from bot.outbox import (
     CLAIM_BATCH,
@@ -71,6 +72,8 @@ logger = logging.getLogger(__name__)
 # An idle sender still looks at the outbox this often: rows written by other processes, retries
 # that fall due, and rows left by a sender that died.
 POLL_SECONDS = 2.0
+# How often a post Slack made is recorded again while the database does not answer.
+RECORD_RETRY_SECONDS = 1.0
 
 
 # --- the kind every domain can use ------------------------------------------------------------
@@ -236,6 +239,8 @@ class Sender:
             self._wake.clear()
             try:
                 self.deliver_due()
+            except DatabaseUnavailable:
+                pass  # said once by the database layer; the next pass retries
             except Exception:
                 logger.exception("the outbox pass failed; the next one retries")
             self._wake.wait(self._idle_seconds())
@@ -295,6 +300,8 @@ class Sender:
             try:
                 with unit_of_work(self.database) as session:
                     items = claim(session, worker=self.identity, now=self.clock(), limit=self.batch)
+            except DatabaseUnavailable:
+                return  # the next pass retries
             except Exception:
                 logger.exception("could not claim outbox rows; the next pass retries")
                 return
@@ -308,8 +315,10 @@ class Sender:
                             put_back(session, item, resolved=False)
                         continue
                     self.process(item, run)
-                except Exception:
+                except DatabaseUnavailable:
                     # The row stays claimed and will be treated as in doubt when its lease ends.
+                    logger.warning("outbox row %s waits for the database", item.delivery_id)
+                except Exception:
                     logger.exception("outbox row %s failed unexpectedly", item.delivery_id)
 
     # One row, start to finish. Public so tests can drive a single row.
@@ -334,9 +343,7 @@ class Sender:
             except Exception as error:
                 return self._failed_call(kind, item, error, run, self.clock(), in_doubt=True)
             if ts is not None:
-                with unit_of_work(self.database) as session:
-                    if mark_sent(session, item, ts=ts, now=self.clock()):
-                        kind.sent(session, item, ts)
+                self._record_sent(kind, item, ts)
                 run.add("recovered")
                 return "recovered"
         if prepared.skip is not None or prepared.message is None:
@@ -352,11 +359,24 @@ class Sender:
             ts = self._send(item, prepared)
         except Exception as error:
             return self._failed_call(kind, item, error, run, self.clock(), in_doubt=False)
-        with unit_of_work(self.database) as session:
-            if mark_sent(session, item, ts=ts, now=self.clock()):
-                kind.sent(session, item, ts)
+        self._record_sent(kind, item, ts)
         run.add("sent")
         return "sent"
+
+    def _record_sent(self, kind: Kind, item: Claimed, ts: str) -> None:
+        """Record a post Slack made. The ts is known only here, so a database that does not answer
+        is tried again until the claim runs out, rather than leaving the post in doubt: replies in
+        its thread are recognised only once its ts is recorded."""
+        while True:
+            try:
+                with unit_of_work(self.database) as session:
+                    if mark_sent(session, item, ts=ts, now=self.clock()):
+                        kind.sent(session, item, ts)
+                return
+            except DatabaseUnavailable:
+                if item.claimed_until <= utcnow() or self.stopping.is_set():
+                    raise  # whoever claims it next finds the post by its metadata
+                time.sleep(RECORD_RETRY_SECONDS)
 
     def _send(self, item: Claimed, prepared: Prepared) -> str:
         assert prepared.message is not None
