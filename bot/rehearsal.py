@@ -109,9 +109,11 @@ class Transcript:
         self.slack = slack
         self.seen_messages: set[str] = set()
         self.seen_ephemeral = 0
+        self.seen_dms: set[tuple[str, str]] = set()
 
     def say(self, who: str, what: str) -> None:
-        print(f"\n> {NAMES.get(who, who)}: {what}")
+        shown = what if len(what) <= 100 else f"{what[:60]}… ({len(what)} characters)"
+        print(f"\n> {NAMES.get(who, who)}: {shown}")
 
     def show_new(self) -> None:
         time.sleep(0.3)
@@ -130,6 +132,14 @@ class Transcript:
             for line in render_blocks(post.get("blocks") or [], post.get("text") or ""):
                 print(f"      {line}")
         self.seen_ephemeral = len(self.slack.ephemeral())
+        for person in [ORGANISER, CHAIR, *PRESENTERS.values(), *ATTENDEES]:
+            for message in self.slack.dms(person):
+                if (person, message["ts"]) in self.seen_dms:
+                    continue
+                self.seen_dms.add((person, message["ts"]))
+                print(f"  DM to {NAMES.get(person, person)} · eventbot:")
+                for line in render_blocks(message.get("blocks") or [], message.get("text") or ""):
+                    print(f"      {line}")
 
 
 # --- the rehearsal ----------------------------------------------------------------------------------
@@ -221,6 +231,30 @@ def run() -> int:
         transcript.show_new()
         command(CHAIR, "reflections")
         command(ATTENDEES[5], "What does a provider collaborative do first?", name="/ask")
+        question = slack.wait_for(lambda: next((m for m in slack.messages(CHANNEL)
+                                                if m["text"].startswith("Question:")), None), timeout=15)
+
+        print("\n(Slack drops the connection just after posting the next card: eventbot cannot tell whether it "
+              "was posted, looks for it by its metadata, and does not post it twice.)")
+        slack.fail_next("chat.postMessage", count=1, mode="drop_after")
+        command(ATTENDEES[2], "How do smaller trusts with less improvement capacity keep up?", name="/ask")
+        slack.wait_for(lambda: len([m for m in slack.messages(CHANNEL) if m["text"].startswith("Question:")]) == 2,
+                       timeout=15)
+        time.sleep(2.5)  # the sender's next pass: it finds the card already there
+        transcript.show_new()
+        print(f"  (cards for it in the channel: "
+              f"{sum('smaller trusts' in m['text'] for m in slack.messages(CHANNEL))})")
+
+        command(ATTENDEES[4], "&" * 700, name="/ask")
+
+        transcript.say(CHAIR, "(answers the first question in its thread, from the card's Answer in thread button)")
+        slack.send_block_action(user_id=CHAIR, action_id="question_answer_in_thread", channel_id=CHANNEL,
+                                message_ts=question["ts"])
+        view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=15)[-1]
+        slack.submit_view(view["id"], user_id=CHAIR, values={"answer": {
+            "value": "Agree a shared aim and one measure with the partner trusts, then test small changes together."}})
+        slack.wait_for(lambda: slack.dms(ATTENDEES[5]), timeout=15)
+        transcript.show_new()
         command(CHAIR, "close")
         print("\nRehearsal finished: every post above was made by the real app through Slack's Web API (played locally).")
         return 0

@@ -89,8 +89,9 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         try:
             populate(slack, attendee_ids(3))
             slack.add_channel(SETUP_CHANNEL, "new-event", members=[ORGANISER])
+            # This world's organiser is named as one, as an operator names organisers.
             app = start_eventbot("serve", "--no-scheduler", api_url=slack.api_url, database_url=database_url,
-                                 log_dir=tmp)
+                                 log_dir=tmp, EVENTBOT_ORGANISERS=ORGANISER)
             slack.set_app_url(app.events_url)
             try:
                 yield World(slack, app, database_url, engine, sessions, tmp)

@@ -20,5 +20,9 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "What are you hearing that relates to equity?" in out
     assert "*Equity* (2)" in out
     assert "Equity: 2 reflections" in out
+    # A card whose post Slack made but did not confirm appears once; the answer reaches the asker.
+    assert "(cards for it in the channel: 1)" in out
+    assert "Your question is too long once & < > are counted as Slack shows them" in out
+    assert "DM to Attendee 6 · eventbot:" in out and "*Your question has been answered*" in out
     assert "Rehearsal finished" in out
     assert not list(tmp_path.glob("*.sqlite3")), "the rehearsal must not write into the working directory"
