@@ -30,7 +30,10 @@ CAPABILITIES: tuple[Capability, ...] = (
                "at a time or relative to the close (\"next day 10:00\" is each person's own 10:00).", "organisers"),
     Capability("/event reminders", "The reminders with their delivery counts and who has completed the form; "
                "change or cancel one that has not gone out.", "organisers"),
-    Capability("/event close", "Close the session: thanks, reflection counts, the evaluation form, what's next.", "chairs"),
+    Capability("/event close", "Close the session: thanks, reflection counts, the evaluation form, what's next. "
+               "Questions left open then go to their presenters (or the chairs) to answer afterwards.", "chairs"),
+    Capability("/event followups", "After the close: every question left to answer, by owner (open, answered, "
+               "overdue), with a CSV in your DMs. Presenters see their own.", "chairs"),
     Capability("/ask <your question>", "Ask a question in the event's channel; others can upvote it.", "attendees"),
     Capability("/ask", "Ask in a form: choose a presenter, or ask anonymously.", "attendees"),
     Capability("/ask aloud", "Join the queue to ask your question aloud; the chair brings you in.", "attendees"),

@@ -230,6 +230,11 @@ class Event(Base):
     close_message_ts: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who answers questions not asked of a presenter after the event (the chairs when unset).
+    follow_up_lead_slack_id: Mapped[str | None] = mapped_column(String(32))
+    # When the follow-up ledger was opened (after the close), and when the close-out was posted.
+    follow_ups_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_slack_user_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -330,6 +335,8 @@ class Question(Base):
     source_message_ts: Mapped[str | None] = mapped_column(String(32))
     card_message_ts: Mapped[str | None] = mapped_column(String(32), index=True)
     answer_text: Mapped[str | None] = mapped_column(Text)
+    # Where the written answer is in Slack (its thread reply), for the close-out's links.
+    answer_permalink: Mapped[str | None] = mapped_column(String(500))
     answered_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dismissed_reason: Mapped[str | None] = mapped_column(Text)
@@ -361,6 +368,12 @@ class FollowUp(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     asker_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The owner said they cannot answer it, and why (the askers are told the reason).
+    declined_reason: Mapped[str | None] = mapped_column(Text)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its owner was last reminded of it then; and reminded once it was overdue.
+    nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SpeakingQueueEntry(Base):

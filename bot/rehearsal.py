@@ -256,6 +256,21 @@ def run() -> int:
         slack.wait_for(lambda: slack.dms(ATTENDEES[5]), timeout=15)
         transcript.show_new()
         command(CHAIR, "close")
+
+        print("\n(After the close: questions still open go to their presenters, or the chairs, to answer.)")
+        listing = slack.wait_for(lambda: next((m for m in slack.dms(CHAIR) if "question_answer_in_thread" in str(
+            m.get("blocks"))), None), timeout=20)
+        transcript.show_new()
+        transcript.say(CHAIR, "(answers the open question from that DM, with its Answer button)")
+        slack.send_block_action(user_id=CHAIR, action_id="question_answer_in_thread",
+                                channel_id=slack.im_channel(CHAIR), message_ts=listing["ts"])
+        view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=15)[-1]
+        slack.submit_view(view["id"], user_id=CHAIR, values={"answer": {
+            "value": "Pair each with a partner trust's improvement lead, and share one measure between them."}})
+        slack.wait_for(lambda: any(m["text"].startswith("Your questions") for m in slack.messages(CHANNEL)),
+                       timeout=30)
+        transcript.show_new()
+        command(CHAIR, "followups")
         print("\nRehearsal finished: every post above was made by the real app through Slack's Web API (played locally).")
         return 0
     finally:

@@ -28,6 +28,7 @@ from bot.app import Runtime
 from bot.db import unit_of_work
 from bot.errors import DatabaseUnavailable
 from bot.lease import RENEW_SECONDS, SchedulerSingleton
+from bot.questions import slack as questions_slack
 from bot.redeliveries import forget_old_events
 from bot.reminders import slack as reminders_slack
 from bot.run_of_show import slack as run_of_show_slack
@@ -38,6 +39,12 @@ PURGE_PROCESSED_EVENTS_JOB = "purge-processed-slack-events"
 RUN_PROGRAMMES_JOB = "run-programmes"
 # Posts land within this many seconds of their minute.
 PROGRAMME_TICK_SECONDS = 5
+AFTER_THE_EVENT_JOB = "after-the-event"
+# Owners hear of their questions within seconds of the close.
+AFTER_THE_EVENT_TICK_SECONDS = 5
+NUDGE_JOB = "nudge-follow-up-owners"
+# Nudges land within this many minutes of the hour they may (day-time in the owner's zone).
+NUDGE_TICK_MINUTES = 10
 SCHEDULER_LEASE_JOB = "scheduler-lease"
 PLAN_REMINDERS_JOB = "plan-reminders"
 # A reminder is fanned out within 2 s of its due time; its deliveries start as soon as they are in.
@@ -49,6 +56,17 @@ def _run_programmes(runtime: Runtime) -> None:
         runtime.database, runtime.client, now=datetime.now(timezone.utc),
         exclude_from_attendees=frozenset({runtime.bot_user_id()}),
     )
+
+
+def _after_the_event(runtime: Runtime) -> None:
+    """Closed events' questions get owners; finished ledgers are closed out in the channel."""
+    now = datetime.now(timezone.utc)
+    questions_slack.open_follow_up_ledgers(runtime.database, now=now)
+    questions_slack.close_out_events(runtime.database, now=now)
+
+
+def _nudge_follow_up_owners(runtime: Runtime) -> None:
+    questions_slack.nudge_owners(runtime.database, runtime.client, now=datetime.now(timezone.utc))
 
 
 def _purge_processed_events(runtime: Runtime) -> None:
@@ -134,6 +152,8 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
     job(PURGE_PROCESSED_EVENTS_JOB, led(_purge_processed_events), hours=1)
     job(RUN_PROGRAMMES_JOB, led(_run_programmes), seconds=PROGRAMME_TICK_SECONDS)
     job(PLAN_REMINDERS_JOB, led(plan_reminders), seconds=REMINDER_TICK_SECONDS)
+    job(AFTER_THE_EVENT_JOB, led(_after_the_event), seconds=AFTER_THE_EVENT_TICK_SECONDS)
+    job(NUDGE_JOB, led(_nudge_follow_up_owners), minutes=NUDGE_TICK_MINUTES)
     return parts
 
 

@@ -8,6 +8,7 @@ from handlers import (
     asking,
     digesting,
     event_command,
+    following_up,
     home,
     joining,
     moderating,
@@ -35,4 +36,5 @@ def register_all(app: App) -> None:
     home.register(app)
     digesting.register(app)
     reminding.register(app)
+    following_up.register(app)
     uninstalling.register(app)

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.capabilities import CAPABILITIES
 from bot.slack import messages
-from handlers import digesting, moderating, reminding, running, setting_up, speaking
+from handlers import digesting, following_up, moderating, reminding, running, setting_up, speaking
 
 # Every subcommand takes (ack, command, context, client, respond), with `command["text"]` holding
 # what follows the subcommand's name.
@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **speaking.SUBCOMMANDS,
     **moderating.SUBCOMMANDS,
     **reminding.SUBCOMMANDS,
+    **following_up.SUBCOMMANDS,
 }
 
 

@@ -16,7 +16,7 @@ DOMAINS = ("events", "reflections", "run_of_show", "questions", "reminders", "pr
 COMPOSITION = {"app", "cli", "server", "web", "scheduler", "rehearsal"}
 SLACK_SIDE = {"slack", "importing"}
 POSTS = {"posts"}
-BLOCK_KIT = {"blocks", "digest_blocks"}
+BLOCK_KIT = {"blocks", "digest_blocks", "follow_up_blocks"}
 BOLT_ALLOWED = {"bot.app", "bot.web", "bot.server", "bot.cli"}
 
 

@@ -24,5 +24,7 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "(cards for it in the channel: 1)" in out
     assert "Your question is too long once & < > are counted as Slack shows them" in out
     assert "DM to Attendee 6 · eventbot:" in out and "*Your question has been answered*" in out
+    # After the close: the chairs' open question is answered from their DM, and the channel hears how it went.
+    assert "== Your questions, answered ==" in out and "1 answered after the event" in out
     assert "Rehearsal finished" in out
     assert not list(tmp_path.glob("*.sqlite3")), "the rehearsal must not write into the working directory"

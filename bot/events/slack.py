@@ -7,9 +7,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
@@ -25,7 +29,7 @@ from bot.events.rules import (
     event_to_run,
     update_event,
 )
-from bot.models import Event, Role
+from bot.models import Event, Person, Role
 
 logger = logging.getLogger(__name__)
 
@@ -274,3 +278,63 @@ def enrol_channel_members(
     with unit_of_work(database) as session:
         event = session.get_one(Event, event_id)
         people.add_attendees(session, event=event, slack_user_ids=[m for m in members if m not in exclude])
+
+
+# --- people's profiles ---------------------------------------------------------------------------------
+
+# users.info answers are trusted this long before eventbot asks again.
+PROFILE_MAX_AGE = timedelta(hours=12)
+PROFILE_LOOKUP_THREADS = 8
+
+
+@dataclass(frozen=True)
+class Profile:
+    timezone: str | None
+    is_bot: bool
+    is_deleted: bool
+    display_name: str | None
+
+
+def _look_up(client: WebClient, slack_user_id: str) -> Profile | None:
+    try:
+        user = client.users_info(user=slack_user_id)["user"]
+    except SlackApiError as error:
+        if error.response.get("error") in ("user_not_found", "users_not_found"):
+            return Profile(timezone=None, is_bot=False, is_deleted=True, display_name=None)
+        logger.warning("users.info %s: %s", slack_user_id, error.response.get("error"))
+        return None  # unknown: keep whatever we knew
+    except OSError as error:
+        logger.warning("users.info %s: %s", slack_user_id, error)
+        return None
+    profile = user.get("profile") or {}
+    return Profile(
+        timezone=user.get("tz") or None,
+        is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
+        is_deleted=bool(user.get("deleted")),
+        display_name=profile.get("display_name") or user.get("real_name") or user.get("name"),
+    )
+
+
+def refresh_profiles(database: Database, client: WebClient, *, workspace_id: int,
+                     slack_user_ids: list[str], now: datetime, max_age: timedelta = PROFILE_MAX_AGE) -> int:
+    """Ask Slack (users.info) about people whose time zone, bot flag or deactivation is not fresh."""
+    with unit_of_work(database) as session:
+        stale = list(session.scalars(
+            select(Person.slack_user_id).where(
+                Person.workspace_id == workspace_id, Person.slack_user_id.in_(slack_user_ids),
+                or_(Person.profile_refreshed_at.is_(None), Person.profile_refreshed_at < now - max_age))))
+    if not stale:
+        return 0
+    with ThreadPoolExecutor(max_workers=PROFILE_LOOKUP_THREADS, thread_name_prefix="users-info") as pool:
+        found = dict(zip(stale, pool.map(lambda uid: _look_up(client, uid), stale)))
+    with unit_of_work(database) as session:
+        for person in session.scalars(select(Person).where(
+                Person.workspace_id == workspace_id, Person.slack_user_id.in_([u for u, p in found.items() if p]))):
+            profile = found[person.slack_user_id]
+            assert profile is not None
+            person.timezone = profile.timezone or person.timezone
+            person.is_bot = profile.is_bot
+            person.is_deleted = profile.is_deleted
+            person.display_name = person.display_name or profile.display_name
+            person.profile_refreshed_at = now
+    return sum(1 for profile in found.values() if profile)

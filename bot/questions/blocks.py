@@ -135,6 +135,18 @@ def answered_dm(card: QuestionCard) -> Message:
     )
 
 
+def upvoted_dm(card: QuestionCard) -> Message:
+    """To each upvoter: a question they wanted answered has its answer."""
+    return Message(
+        text=f"A question you upvoted has been answered: {truncate(escape(card.text), 150)}",
+        blocks=blocks_of(
+            SectionBlock(text=MarkdownTextObject(
+                text=f":speech_balloon: *A question you upvoted has been answered*\n>{_shown(card.text, SECTION_LIMIT - 60)}")),
+            SectionBlock(text=MarkdownTextObject(text=_shown(card.answer_text or "", SECTION_LIMIT))),
+        ),
+    )
+
+
 def approval_request(card: QuestionCard) -> Message:
     return Message(text="A question is waiting for approval", blocks=blocks_of(
         SectionBlock(text=MarkdownTextObject(text=f":hourglass: *Waiting for approval* in <#{card.channel_id}>\n"

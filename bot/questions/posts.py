@@ -17,8 +17,10 @@ from bot import outbox
 from bot.events.posts import tell_organisers
 from bot.models import Delivery, DeliveryStatus, Event, Question, QuestionStatus
 from bot.outbox import Claimed, Prepared
+from bot.questions import follow_ups
 from bot.questions import rules as questions
-from bot.questions.blocks import answer_posted, answered_dm, approval_request, question_card
+from bot.questions.blocks import answer_posted, answered_dm, approval_request, question_card, upvoted_dm
+from bot.questions.follow_up_blocks import close_out, owner_list
 from bot.slack.messages import Message
 
 # chat.update's Tier 3 budget is ~50 a minute per workspace; stay just inside it.
@@ -100,9 +102,54 @@ class AnswerPost:
         if item.event_id is not None:
             tell_organisers(session, event_id=item.event_id, what="an answer to a question", error=error, now=now)
 
+    def permalinked(self, session: Session, item: Claimed, permalink: str) -> None:
+        """Where the answer is, for the close-out's links."""
+        session.get_one(Question, item.subject_id).answer_permalink = permalink[:500]
+
+
+class FollowUpList:
+    """One owner's questions to answer after the event (a chair's, for the chairs'), as they stand when sent."""
+
+    def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
+        payload = item.payload or {}
+        event = session.get_one(Event, item.subject_id)
+        owner = payload.get("owner")
+        rows = follow_ups.ledger(session, event_id=event.id, owner_slack_id=owner, only_owner=True)
+        if not any(row.state == "open" for row in rows) and payload.get("nudge"):
+            return Prepared(channel=item.recipient, skip="answered before the nudge went out")
+        return Prepared(channel=item.recipient, message=owner_list(
+            event_title=event.title, channel_id=event.channel_id, timezone=event.timezone, rows=rows,
+            for_chairs=owner is None, nudge=payload.get("nudge"), now=now))
+
+    def sent(self, session: Session, item: Claimed, ts: str) -> None:
+        pass
+
+    def failed(self, session: Session, item: Claimed, error: str, now: datetime) -> None:
+        if item.event_id is not None:
+            tell_organisers(session, event_id=item.event_id, what="the list of questions to answer", error=error,
+                            now=now)
+
+
+class CloseOut:
+    """In the channel, once the follow-ups are dealt with or their window ends: how questions were answered."""
+
+    def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
+        event = session.get_one(Event, item.subject_id)
+        return Prepared(channel=item.recipient, message=close_out(
+            event_title=event.title, outcomes=follow_ups.outcomes(session, event_id=event.id)))
+
+    def sent(self, session: Session, item: Claimed, ts: str) -> None:
+        pass
+
+    def failed(self, session: Session, item: Claimed, error: str, now: datetime) -> None:
+        if item.event_id is not None:
+            tell_organisers(session, event_id=item.event_id, what="the close-out of the questions", error=error,
+                            now=now)
+
 
 KINDS = {questions.QUESTION_CARD: QuestionCardPost(), questions.CARD_REDRAW: CardRedraw(),
-         questions.ANSWER_POST: AnswerPost()}
+         questions.ANSWER_POST: AnswerPost(), follow_ups.FOLLOW_UP_LIST: FollowUpList(),
+         follow_ups.CLOSE_OUT: CloseOut()}
 
 
 # --- what is posted when ---------------------------------------------------------------------------
@@ -125,7 +172,28 @@ def question_answered(session: Session, *, question: Question, answerer_slack_id
     questions.request_answer_post(session, question=question, answerer_slack_id=answerer_slack_id, now=now)
     questions.request_redraw(session, question_id=question.id, now=now)
     card = questions.card(session, question_id=question.id)
-    tell_askers(session, question=question, message=answered_dm(card), now=now, key="answered")
+    message = answered_dm(card)
+    tell_askers(session, question=question, message=message, now=now, key="answered")
+    # Everyone who upvoted it wanted the answer too.
+    upvoted = upvoted_dm(card)
+    for voter in follow_ups.upvoters_to_tell(session, question_id=question.id):
+        _tell(session, question=question, recipient=voter, message=upvoted, now=now,
+              key=f"answered-upvoter:{question.id}:{voter}")
+
+
+def follow_up_list(session: Session, *, event: Event, owner_slack_id: str | None, now: datetime,
+                   nudge: str | None = None, key: str) -> None:
+    """An owner's list of questions by DM (each chair's, for the chairs' questions)."""
+    for recipient in follow_ups.recipients_for(session, event=event, owner_slack_id=owner_slack_id):
+        outbox.enqueue(session, kind=follow_ups.FOLLOW_UP_LIST, recipient=recipient, now=now,
+                       workspace_id=event.workspace_id, event_id=event.id, subject_id=event.id,
+                       payload={"owner": owner_slack_id, "nudge": nudge}, dedupe_key=f"{key}:{recipient}"[:128])
+
+
+def close_out_posted(session: Session, *, event: Event, now: datetime) -> None:
+    outbox.enqueue(session, kind=follow_ups.CLOSE_OUT, recipient=event.channel_id, now=now,
+                   workspace_id=event.workspace_id, event_id=event.id, subject_id=event.id,
+                   dedupe_key=f"close-out:{event.id}")
 
 
 def tell_askers(session: Session, *, question: Question, message: Message, now: datetime, key: str) -> None:

@@ -180,7 +180,7 @@ def toggle_vote(session: Session, *, workspace_id: int, question_id: int, voter_
     concurrent clicks inserts one row; a second click within the double-click window is ignored
     rather than read as taking the vote back.
     """
-    question = _question_in(session, workspace_id=workspace_id, question_id=question_id)
+    question = question_in(session, workspace_id=workspace_id, question_id=question_id)
     if question.status not in VOTABLE:
         raise QuestionError("Voting has closed on this question.")
     voter = people.person(session, workspace_id=workspace_id, slack_user_id=voter_slack_id)
@@ -199,7 +199,7 @@ def toggle_vote(session: Session, *, workspace_id: int, question_id: int, voter_
     return True
 
 
-def _question_in(session: Session, *, workspace_id: int, question_id: int) -> Question:
+def question_in(session: Session, *, workspace_id: int, question_id: int) -> Question:
     question = session.get(Question, question_id)
     if question is None or session.get_one(Event, question.event_id).workspace_id != workspace_id:
         raise QuestionError("That question no longer exists.")
@@ -210,7 +210,7 @@ def _question_in(session: Session, *, workspace_id: int, question_id: int) -> Qu
 
 
 def require_moderator(session: Session, *, workspace_id: int, question_id: int, slack_user_id: str, action: str) -> Question:
-    question = _question_in(session, workspace_id=workspace_id, question_id=question_id)
+    question = question_in(session, workspace_id=workspace_id, question_id=question_id)
     event = session.get_one(Event, question.event_id)
     if not people.roles_of(session, event=event, slack_user_id=slack_user_id) & MODERATORS:
         raise people.NotAllowed(f"Only a chair or moderator can {action}.")
@@ -258,12 +258,17 @@ def answer_in_writing(session: Session, *, workspace_id: int, question_id: int, 
 
 def require_moderator_or_presenter(session: Session, *, workspace_id: int, question_id: int, slack_user_id: str) -> Question:
     """Presenters answer the questions kept for follow-up; chairs and moderators answer any."""
-    question = _question_in(session, workspace_id=workspace_id, question_id=question_id)
+    question = question_in(session, workspace_id=workspace_id, question_id=question_id)
     event = session.get_one(Event, question.event_id)
     roles = people.roles_of(session, event=event, slack_user_id=slack_user_id)
     if roles & MODERATORS or Role.PRESENTER in roles:
         return question
-    raise people.NotAllowed("Only a chair, moderator or presenter can answer a question.")
+    # A follow-up's owner (a follow-up lead, say) answers it without another role.
+    owner = session.scalar(select(Person.slack_user_id).join(FollowUp, FollowUp.assigned_person_id == Person.id)
+                           .where(FollowUp.question_id == question.id))
+    if owner == slack_user_id:
+        return question
+    raise people.NotAllowed("Only a chair, moderator, presenter or the question's owner can answer it.")
 
 
 def dismiss(session: Session, *, workspace_id: int, question_id: int, by_slack_id: str, reason: str) -> Question:
@@ -300,7 +305,7 @@ def merge(session: Session, *, workspace_id: int, question_id: int, into_questio
         raise QuestionError("A question cannot be merged into itself.")
     duplicate = _moderate(session, workspace_id=workspace_id, question_id=question_id, slack_user_id=by_slack_id,
                           action="merge questions", allowed_from=OPEN_OR_KEPT)
-    target = _question_in(session, workspace_id=workspace_id, question_id=into_question_id)
+    target = question_in(session, workspace_id=workspace_id, question_id=into_question_id)
     if target.event_id != duplicate.event_id or target.status not in OPEN_OR_KEPT:
         raise QuestionError("Choose an open question of the same event to merge into.")
     already_voted = select(Vote.person_id).where(Vote.question_id == target.id).scalar_subquery()
@@ -314,7 +319,7 @@ def merge(session: Session, *, workspace_id: int, question_id: int, into_questio
 
 
 def mergeable_questions(session: Session, *, workspace_id: int, question_id: int) -> list[tuple[int, str]]:
-    question = _question_in(session, workspace_id=workspace_id, question_id=question_id)
+    question = question_in(session, workspace_id=workspace_id, question_id=question_id)
     return [(q.id, q.text) for q in session.scalars(
         select(Question).where(Question.event_id == question.event_id, Question.id != question.id,
                                Question.status.in_(OPEN_OR_KEPT)).order_by(Question.id.desc()).limit(100))]

@@ -10,14 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from slack_sdk import WebClient
+from sqlalchemy import select
+
 from bot.db import Database, reading, unit_of_work
 from bot.events import people
-from bot.events.rules import NoEventHere
-from bot.models import Event, Question, QuestionStatus
-from bot.questions import posts
+from bot.events import slack as events_slack
+from bot.events.rules import NoEventHere, latest_event
+from bot.models import Event, Person, Question, QuestionStatus, Role
+from bot.questions import follow_ups, posts
 from bot.questions import rules as questions
 from bot.questions.blocks import dismissed_dm, you_are_brought_in
 from bot.questions.digest import ACTION, QuestionDigest, StatusFilter, digest, questions_csv
+from bot.questions.follow_up_blocks import declined_dm
 from bot.questions.rules import QuestionCard
 
 
@@ -167,3 +172,111 @@ def require_digest_reader(database: Database, *, workspace_id: int, event_id: in
         if event is None or event.workspace_id != workspace_id:
             raise NoEventHere("That event no longer exists.")
         people.require_runner(session, event=event, slack_user_id=slack_user_id, action=ACTION)
+
+
+# --- after the event: the follow-up ledger ---------------------------------------------------------
+
+
+def open_follow_up_ledgers(database: Database, *, now: datetime) -> list[int]:
+    """For every event closed since: its unanswered questions get owners, and each owner a DM. Once."""
+    with reading(database) as session:
+        closed = follow_ups.closed_without_ledger(session)
+    opened = []
+    for event_id in closed:
+        with unit_of_work(database) as session:
+            owners = follow_ups.open_ledger(session, event_id=event_id, now=now)
+            event = session.get_one(Event, event_id)
+            for owner in owners:
+                posts.follow_up_list(session, event=event, owner_slack_id=owner, now=now,
+                                     key=f"follow-ups:{event_id}:{owner or 'chairs'}")
+        opened.append(event_id)
+    return opened
+
+
+def nudge_owners(database: Database, client: WebClient, *, now: datetime) -> list[follow_ups.Nudge]:
+    """Nudge owners whose follow-ups are nearly due or overdue: by day in their own zone, at most daily,
+    and never a deactivated account (whose follow-ups go back to the chairs)."""
+    with reading(database) as session:
+        due = follow_ups.nudges_due(session, now=now)
+        workspace_of = {n.event_id: session.get_one(Event, n.event_id).workspace_id for n in due}
+    for workspace_id in set(workspace_of.values()):
+        owners = [n.owner_slack_id for n in due if n.owner_slack_id and workspace_of[n.event_id] == workspace_id]
+        events_slack.refresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=owners, now=now)
+    sent = []
+    for nudge in due:
+        with unit_of_work(database) as session:
+            event = session.get_one(Event, nudge.event_id)
+            owner = (session.scalar(select(Person).where(Person.workspace_id == event.workspace_id,
+                                                         Person.slack_user_id == nudge.owner_slack_id))
+                     if nudge.owner_slack_id else None)
+            if owner is not None and owner.is_deleted:
+                follow_ups.give_back_to_the_chairs(session, nudge=nudge)
+                posts.follow_up_list(session, event=event, owner_slack_id=None, now=now,
+                                     key=f"given-back:{event.id}:{owner.slack_user_id}:{now:%Y%m%d%H%M}")
+                continue
+            zone = (owner.timezone if owner is not None and owner.timezone else event.timezone)
+            if not follow_ups.is_daytime(now, zone):
+                continue  # not at night: a later tick, in their morning
+            follow_ups.record_nudge(session, nudge=nudge, now=now)
+            posts.follow_up_list(session, event=event, owner_slack_id=nudge.owner_slack_id, now=now,
+                                 nudge="overdue" if nudge.overdue else "due",
+                                 key=f"nudge:{event.id}:{nudge.owner_slack_id or 'chairs'}:{now:%Y%m%d%H%M}")
+        sent.append(nudge)
+    return sent
+
+
+def close_out_events(database: Database, *, now: datetime) -> list[int]:
+    """Post the close-out for events whose follow-ups are all dealt with, or whose window has ended."""
+    with reading(database) as session:
+        ready = follow_ups.ready_to_close_out(session, now=now)
+    done = []
+    for event_id in ready:
+        with unit_of_work(database) as session:
+            if follow_ups.mark_closed_out(session, event_id=event_id, now=now):
+                posts.close_out_posted(session, event=session.get_one(Event, event_id), now=now)
+                done.append(event_id)
+    return done
+
+
+def hand_over(database: Database, *, workspace_id: int, question_id: int, by_slack_id: str, to_slack_id: str,
+              now: datetime) -> None:
+    with unit_of_work(database) as session:
+        question, event = follow_ups.hand_over(session, workspace_id=workspace_id, question_id=question_id,
+                                               by_slack_id=by_slack_id, to_slack_id=to_slack_id, now=now)
+        posts.follow_up_list(session, event=event, owner_slack_id=to_slack_id, now=now,
+                             key=f"handed-over:{question.id}:{to_slack_id}:{now.timestamp():.6f}")
+
+
+def decline(database: Database, *, workspace_id: int, question_id: int, by_slack_id: str, reason: str,
+            now: datetime) -> None:
+    """The owner cannot answer it: the askers hear why, and the card says so."""
+    with unit_of_work(database) as session:
+        question, _ = follow_ups.decline(session, workspace_id=workspace_id, question_id=question_id,
+                                         by_slack_id=by_slack_id, reason=reason, now=now)
+        posts.tell_askers(session, question=question, now=now, key="declined",
+                          message=declined_dm(question.text, reason))
+
+
+def card_to_follow_up(database: Database, *, workspace_id: int, question_id: int, slack_user_id: str) -> QuestionCard:
+    """The card, once the person is known to be allowed to hand the follow-up over or decline it."""
+    with reading(database) as session:
+        question, _, _ = follow_ups.require_handler(session, workspace_id=workspace_id, question_id=question_id,
+                                                    slack_user_id=slack_user_id)
+        return questions.card(session, question_id=question.id)
+
+
+def follow_up_ledger(database: Database, *, workspace_id: int, channel_id: str,
+                     slack_user_id: str) -> tuple[Event, list[follow_ups.LedgerRow], bool]:
+    """The channel's ledger: all of it for its chairs and organisers, a presenter's own part for them."""
+    with reading(database) as session:
+        event = latest_event(session, workspace_id=workspace_id, channel_id=channel_id)
+        if event is None:
+            raise NoEventHere("There is no event in this channel yet.")
+        roles = people.roles_of(session, event=event, slack_user_id=slack_user_id)
+        if roles & people.RUNNERS:
+            return event, follow_ups.ledger(session, event_id=event.id), True
+        if Role.PRESENTER in roles or follow_ups.ledger(session, event_id=event.id, owner_slack_id=slack_user_id,
+                                                        only_owner=True):
+            return event, follow_ups.ledger(session, event_id=event.id, owner_slack_id=slack_user_id,
+                                            only_owner=True), False
+        raise people.NotAllowed("Only the event's chairs, organisers and presenters can see its follow-ups.")

@@ -343,7 +343,7 @@ class Sender:
             except Exception as error:
                 return self._failed_call(kind, item, error, run, self.clock(), in_doubt=True)
             if ts is not None:
-                self._record_sent(kind, item, ts)
+                self._record_sent(kind, item, ts, prepared)
                 run.add("recovered")
                 return "recovered"
         if prepared.skip is not None or prepared.message is None:
@@ -359,24 +359,35 @@ class Sender:
             ts = self._send(item, prepared)
         except Exception as error:
             return self._failed_call(kind, item, error, run, self.clock(), in_doubt=False)
-        self._record_sent(kind, item, ts)
+        self._record_sent(kind, item, ts, prepared)
         run.add("sent")
         return "sent"
 
-    def _record_sent(self, kind: Kind, item: Claimed, ts: str) -> None:
+    def _record_sent(self, kind: Kind, item: Claimed, ts: str, prepared: Prepared) -> None:
         """Record a post Slack made. The ts is known only here, so a database that does not answer
         is tried again until the claim runs out, rather than leaving the post in doubt: replies in
         its thread are recognised only once its ts is recorded."""
+        permalink = self._permalink(prepared.channel, ts) if hasattr(kind, "permalinked") else None
         while True:
             try:
                 with unit_of_work(self.database) as session:
                     if mark_sent(session, item, ts=ts, now=self.clock()):
                         kind.sent(session, item, ts)
+                        if permalink:
+                            kind.permalinked(session, item, permalink)  # type: ignore[attr-defined]
                 return
             except DatabaseUnavailable:
                 if item.claimed_until <= utcnow() or self.stopping.is_set():
                     raise  # whoever claims it next finds the post by its metadata
                 time.sleep(RECORD_RETRY_SECONDS)
+
+    def _permalink(self, channel: str, ts: str) -> str | None:
+        """A link to the post, for kinds that keep one (chat.getPermalink, Tier 4); none if Slack will not say."""
+        try:
+            return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except (SlackApiError, OSError, KeyError) as error:
+            logger.info("no permalink for %s in %s: %s", ts, channel, error)
+            return None
 
     def _send(self, item: Claimed, prepared: Prepared) -> str:
         assert prepared.message is not None

@@ -30,6 +30,8 @@ def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
             values[block_id] = state.get("selected_date")
         elif kind == "timepicker":
             values[block_id] = state.get("selected_time")
+        elif kind == "users_select":
+            values[block_id] = state.get("selected_user")
         elif kind == "multi_users_select":
             values[block_id] = state.get("selected_users") or []
         elif kind in ("static_select", "radio_buttons"):
