@@ -406,6 +406,8 @@ class Reminder(Base):
     local_time_for_recipient: Mapped[str | None] = mapped_column(String(5))
     audience: Mapped[ReminderAudience] = mapped_column(_enum(ReminderAudience, "reminder_audience"))
     only_incomplete: Mapped[bool] = mapped_column(Boolean, default=True)
+    # DMs skip the event's own organisers, chairs and presenters unless the organiser includes them.
+    include_team: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[ReminderStatus] = mapped_column(_enum(ReminderStatus, "reminder_status"), default=ReminderStatus.SCHEDULED)
     grace_minutes: Mapped[int] = mapped_column(Integer, default=360)

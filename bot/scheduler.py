@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -61,6 +61,8 @@ def _run_programmes(runtime: Runtime) -> None:
 def _after_the_event(runtime: Runtime) -> None:
     """Closed events' questions get owners; finished ledgers are closed out in the channel."""
     now = datetime.now(timezone.utc)
+    # "At close" means the actual close: reminders timed from it move with it.
+    reminders_slack.follow_actual_closes(runtime.database, since=now - timedelta(days=1))
     questions_slack.open_follow_up_ledgers(runtime.database, now=now)
     questions_slack.close_out_events(runtime.database, now=now)
 

@@ -231,3 +231,36 @@ def test_nobody_else_sees_the_ledger(database: Database, session_with_questions:
     with pytest.raises(NotAllowed):
         questions_slack.follow_up_ledger(database, workspace_id=workspace_id, channel_id=CHANNEL,
                                          slack_user_id=ATTENDEES[0])
+
+
+# --- reminders after the close ---------------------------------------------------------------------
+
+
+def test_reminders_skip_the_team_unless_included_and_follow_the_actual_close(
+    database: Database, client: WebClient, event_id: int
+) -> None:
+    from bot.models import Reminder, ReminderAudience, ReminderStatus
+    from bot.reminders import rules as reminders
+    from bot.reminders import slack as reminders_slack
+
+    run_of_show_slack.run_due_work(database, client, now=at("14:30"), exclude_from_attendees=frozenset({BOT_USER_ID}))
+    with unit_of_work(database) as session:
+        event = session.get_one(Event, event_id)
+        everyone = {p.slack_user_id for p in reminders.audience_people(session, event=event, include_team=True)}
+        attendees_only = {p.slack_user_id for p in reminders.audience_people(session, event=event)}
+    assert {CHAIR, *PRESENTERS.values()} <= everyone
+    assert not {CHAIR, *PRESENTERS.values()} & attendees_only and set(ATTENDEES) <= attendees_only
+
+    # The chair closes 40 minutes early: "at close" and "2 hours after" move with the close.
+    with unit_of_work(database) as session:
+        for when in ("at close", "2 hours after", "2031-03-10 10:00"):
+            session.add(Reminder(event_id=event_id, when_spec=when, due_at=reminders.resolve_reminder_time(
+                when, event_ends_at=at("16:00"), timezone="Europe/London")[0], audience=ReminderAudience.CHANNEL,
+                text="The form", status=ReminderStatus.SCHEDULED))
+    run_of_show_slack.close_event(database, event_id=event_id, now=at("15:20"))
+    assert reminders_slack.follow_actual_closes(database, since=at("15:00")) >= 2  # the programme's own too
+    with unit_of_work(database) as session:
+        due = {r.when_spec: r.due_at for r in session.scalars(select(Reminder))}
+    assert due["at close"] == at("15:20") and due["2 hours after"] == at("17:20")
+    assert due["2031-03-10 10:00"] == datetime(2031, 3, 10, 10, tzinfo=at("10:00").tzinfo)
+    assert reminders_slack.follow_actual_closes(database, since=at("15:00")) == 0

@@ -36,6 +36,7 @@ from tests.cast import (
     CHANNEL,
     DAY,
     ORGANISER,
+    PRESENTERS,
     at,
 )
 from tests.reminder_world import deliver, plan, reminder_status, rows
@@ -101,9 +102,9 @@ def test_programme_reminders_reach_the_right_people_at_their_own_local_minute(
     dm_rows = [r for r in rows(database) if r.recipient_slack_id != CHANNEL]
     recipients = {r.recipient_slack_id for r in dm_rows}
     # Channel members during the event, and a person who reflected and then left; not the bots,
-    # not a deactivated account, not the app itself.
-    assert set(ATTENDEES) | {CHAIR, ORGANISER, TOKYO, LEFT_EARLY} <= recipients
-    assert not recipients & {"U0OTHERBOT", "U0DEACTIVE", BOT_USER_ID}
+    # not a deactivated account, not the app itself, and not the event's own team (not included).
+    assert set(ATTENDEES) | {TOKYO, LEFT_EARLY} <= recipients
+    assert not recipients & {"U0OTHERBOT", "U0DEACTIVE", BOT_USER_ID, CHAIR, ORGANISER, *PRESENTERS.values()}
     with unit_of_work(database) as session:
         zones = {p.slack_user_id: p.timezone for p in session.query(Person)}
     assert zones[ATTENDEES[3]] == "America/New_York" and zones[TOKYO] == "Asia/Tokyo"  # cached from users.info
@@ -221,11 +222,11 @@ def test_a_fan_out_cut_short_is_resumed_without_duplicates(
     run = plan(database, client, at("16:11"))
     assert run.fanned_out == [dm_reminder] and dm_reminder not in run.finished
     recipients = [r.recipient_slack_id for r in rows(database, dm_reminder)]
-    assert len(recipients) == len(set(recipients)) == 20  # resumed: everyone, nobody twice
+    assert len(recipients) == len(set(recipients)) == 14  # resumed: everyone, nobody twice
     for moment in (at("10:00", DAY + timedelta(days=1)), at("15:00", DAY + timedelta(days=1)),
                    at("18:00", DAY + timedelta(days=1)), at("01:00", DAY + timedelta(days=2))):
         deliver(database, client, moment)
-    assert [dm_count(slack, person) for person in recipients] == [1] * 20
+    assert [dm_count(slack, person) for person in recipients] == [1] * 14
 
 
 # --- downtime --------------------------------------------------------------------------------------
@@ -273,9 +274,9 @@ def test_a_local_time_reminder_partly_missed_after_downtime(
     notices = [n["blocks"][0]["text"]["text"] for n in slack.dms(ORGANISER)]
     assert len(notices) == 2  # the close's channel post was missed whole, the DMs in part
     assert "was not sent to the channel" in notices[0]
-    # London's and Dublin's 15 were missed, and so was Los Angeles' (18:00 UTC, grace to midnight,
-    # and nothing ran until 02:00): New York's three and Tokyo's went.
-    assert "reached 4 people but was not sent to 16 others" in notices[1]
+    # London's and Dublin's 9 were missed, and so was Los Angeles' (18:00 UTC, grace to midnight,
+    # and nothing ran until 02:00): New York's three and Tokyo's went. The event's team is left out.
+    assert "reached 4 people but was not sent to 10 others" in notices[1]
     with unit_of_work(database) as session:
         summary = reminders.event_reminders(session, event=session.get_one(Event, event_id))
     dm = next(r for r in summary.reminders if r.audience == ReminderAudience.DIRECT_MESSAGE)

@@ -98,7 +98,7 @@ def import_programme(
             session.add(Reminder(
                 event_id=event.id, when_spec=reminder.when_spec, due_at=reminder.due_at,
                 local_time_for_recipient=reminder.local_time_for_recipient, audience=reminder.audience,
-                only_incomplete=reminder.only_incomplete,
+                only_incomplete=reminder.only_incomplete, include_team=reminder.include_team,
                 text=render_reminder_text(reminder.text, programme.evaluation_form_url),
                 grace_minutes=reminder.grace_minutes,
             ))

@@ -500,6 +500,10 @@ class _Parser:
                     f"{where}.only_incomplete",
                     "applies only to DM reminders (audience = \"dm\"); a channel post reaches everyone, so leave it out",
                 )
+            include_team = self.boolean(block, "include_team", f"{where}.include_team", False)
+            if is_channel and include_team:
+                self.problem(f"{where}.include_team",
+                             "applies only to DM reminders (audience = \"dm\"); a channel post reaches everyone")
             text = self.string(block, "text", f"{where}.text", required=True)
             if text is not None:
                 self.check_placeholders(text, f"{where}.text", form_url)
@@ -530,7 +534,8 @@ class _Parser:
                 local_time = None
             if when is None or audience is None or text is None or due_at is None:
                 continue
-            plans.append(ReminderPlan(when, audience, only_incomplete, text, grace_minutes, due_at, local_time))
+            plans.append(ReminderPlan(when, audience, only_incomplete, text, grace_minutes, due_at, local_time,
+                                      include_team=bool(include_team)))
         return plans
 
     def check_placeholders(self, text: str, where: str, form_url: str | None) -> None:

@@ -49,7 +49,7 @@ EVENT_KEYS = (
 TOP_LEVEL_KEYS = ("event", "agenda", "prompts", "reminders")
 AGENDA_KEYS = ("title", "start", "kind", "speakers")
 PROMPT_KEYS = ("theme", "text", "at")
-REMINDER_KEYS = ("when", "audience", "only_incomplete", "text", "grace_hours")
+REMINDER_KEYS = ("when", "audience", "only_incomplete", "include_team", "text", "grace_hours")
 
 # --- what a programme becomes ----------------------------------------------------------------
 
@@ -96,6 +96,7 @@ class ReminderPlan:
     # `local_time_for_recipient` in each recipient's own zone.
     due_at: datetime
     local_time_for_recipient: str | None  # "HH:MM" for per-recipient DMs, else None
+    include_team: bool = False  # DMs to the event's organisers, chairs and presenters too
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ CANCEL_ACTION = "reminder_cancel"
 
 TEXT_PREVIEW = 200
 ONLY_INCOMPLETE = "only_incomplete"
+INCLUDE_TEAM = "include_team"
 
 
 # --- the reminder itself ------------------------------------------------------------------------------
@@ -216,6 +217,8 @@ def remind_modal(context: FormContext, *, channel_id: str) -> dict[str, Any]:
         Option(value="dm", text=PlainTextObject(text="A DM to each attendee")),
         Option(value="channel", text=PlainTextObject(text="A post in the channel")),
     ]
+    team_option = Option(value=INCLUDE_TEAM, text=PlainTextObject(
+        text="Include the event's organisers, chairs and presenters"))
     incomplete_option = Option(value=ONLY_INCOMPLETE, text=PlainTextObject(
         text="Only people who have not said they completed the form"))
     form = (f"The form: {escape(context.form_url)}" if context.form_url
@@ -240,6 +243,12 @@ def remind_modal(context: FormContext, *, channel_id: str) -> dict[str, Any]:
             hint="For DMs. A channel post reaches everyone.",
             element=CheckboxesElement(action_id=VALUE, options=[incomplete_option],
                                       initial_options=[incomplete_option] if defaults.only_incomplete else None),
+        ),
+        InputBlock(
+            block_id=INCLUDE_TEAM, label="The event's team", optional=True,
+            hint="Its organisers, chairs and presenters are left out of DMs unless you tick this.",
+            element=CheckboxesElement(action_id=VALUE, options=[team_option],
+                                      initial_options=[team_option] if defaults.include_team else None),
         ),
         InputBlock(
             block_id="text", label="Text",
@@ -270,10 +279,12 @@ def form_values(view: dict[str, Any]) -> dict[str, Any]:
 
     audience = (state("audience").get("selected_option") or {}).get("value") or ""
     chosen = [option.get("value") for option in state(ONLY_INCOMPLETE).get("selected_options") or []]
+    chosen += [option.get("value") for option in state(INCLUDE_TEAM).get("selected_options") or []]
     return {
         "when": state("when").get("value") or "",
         "audience": audience,
         "only_incomplete": ONLY_INCOMPLETE in chosen,
+        "include_team": INCLUDE_TEAM in chosen,
         "text": state("text").get("value") or "",
     }
 

@@ -88,6 +88,7 @@ class ReminderForm:
     audience: str  # "dm" or "channel"
     only_incomplete: bool
     text: str
+    include_team: bool = False  # DMs to the event's organisers, chairs and presenters too
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def _checked(event: Event, form: ReminderForm, *, now: datetime) -> tuple[dict, 
         "audience": audience,
         # A channel post reaches everyone; "only those who have not completed" is for DMs.
         "only_incomplete": False if is_channel else form.only_incomplete,
+        "include_team": False if is_channel else form.include_team,
         "text": render_reminder_text(text, event.evaluation_form_url),
     }, {}
 
@@ -284,12 +286,16 @@ def completers(session: Session, *, event_id: int) -> set[str]:
 # --- who: the audience -----------------------------------------------------------------------------
 
 
-def audience_people(session: Session, *, event: Event) -> list[Person]:
+# The event's own team: told of nothing they ran, unless the organiser includes them.
+TEAM = (Role.ORGANISER, Role.CHAIR, Role.PRESENTER)
+
+
+def audience_people(session: Session, *, event: Event, include_team: bool = False) -> list[Person]:
     """Everyone an "each attendee" reminder is for, before bots and deactivated accounts are removed.
 
     The channel's members during the event are its attendees (enrolled when it starts and as they
-    join); anyone who took part in another way counts too. Organisers count only if they were
-    attendees or took part.
+    join); anyone who took part in another way counts too. The event's organisers, chairs and
+    presenters are left out unless `include_team`.
     """
     took_part = union(
         select(EventRole.person_id).where(EventRole.event_id == event.id, EventRole.role != Role.ORGANISER),
@@ -299,9 +305,11 @@ def audience_people(session: Session, *, event: Event) -> list[Person]:
         select(Vote.person_id).join(Question, Question.id == Vote.question_id).where(Question.event_id == event.id),
         select(SpeakingQueueEntry.person_id).where(SpeakingQueueEntry.event_id == event.id),
     ).subquery()
-    return list(session.scalars(
-        select(Person).where(Person.id.in_(select(took_part.c[0])), Person.workspace_id == event.workspace_id)
-        .order_by(Person.id)))
+    query = select(Person).where(Person.id.in_(select(took_part.c[0])), Person.workspace_id == event.workspace_id)
+    if not include_team:
+        query = query.where(Person.id.not_in(select(EventRole.person_id).where(
+            EventRole.event_id == event.id, EventRole.role.in_(TEAM))))
+    return list(session.scalars(query.order_by(Person.id)))
 
 
 def local_due(event: Event, hhmm: str, zone_name: str | None) -> datetime:
@@ -312,7 +320,8 @@ def local_due(event: Event, hhmm: str, zone_name: str | None) -> datetime:
     except ValueError:
         # A profile's `tz` is whatever Slack sent; the event's zone was checked when it was set up.
         name, zone = event.timezone, clock.zone(event.timezone)
-    day = event.ends_at.astimezone(zone).date() + timedelta(days=1)
+    # "At close" means the actual close, once there has been one.
+    day = (event.closed_at or event.ends_at).astimezone(zone).date() + timedelta(days=1)
     try:
         return to_utc(day, hhmm, name)
     except ValueError:
@@ -396,3 +405,22 @@ def event_reminders(session: Session, *, event: Event) -> EventReminders:
     return EventReminders(event_id=event.id, title=event.title, timezone=event.timezone, channel_id=event.channel_id,
                           attendees=attendees, completed=completed, reminders=summaries,
                           more=len(reminders) - len(shown))
+
+
+def follow_actual_close(session: Session, *, event: Event) -> int:
+    """Reminders timed from the close ("at close", "2 hours after", "next day 10:00") follow the
+    actual close once there is one; reminders at a date and time stay where they are."""
+    if event.closed_at is None:
+        return 0
+    moved = 0
+    for reminder in session.scalars(select(Reminder).where(Reminder.event_id == event.id,
+                                                           Reminder.status == ReminderStatus.SCHEDULED)):
+        try:
+            due_at, _ = resolve_reminder_time(reminder.when_spec, event_ends_at=event.closed_at,
+                                              timezone=event.timezone)
+        except ValueError:
+            continue
+        if due_at != reminder.due_at:
+            reminder.due_at = due_at
+            moved += 1
+    return moved

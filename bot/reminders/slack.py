@@ -56,6 +56,7 @@ from bot.reminders.rules import (
     completers,
     create_reminder,
     event_reminders,
+    follow_actual_close,
     local_due,
     organisers_of,
     reminder_to_manage,
@@ -86,7 +87,7 @@ def form_context(database: Database, *, workspace_id: int, channel_id: str, slac
             defaults = ReminderForm(
                 when=reminder.when_spec,
                 audience="channel" if reminder.audience == ReminderAudience.CHANNEL else "dm",
-                only_incomplete=reminder.only_incomplete, text=reminder.text,
+                only_incomplete=reminder.only_incomplete, text=reminder.text, include_team=reminder.include_team,
             )
         return FormContext(event_id=event.id, event_title=event.title, event_timezone=event.timezone,
                            form_url=event.evaluation_form_url, reminder_id=reminder_id, defaults=defaults)
@@ -171,7 +172,7 @@ def candidates_for(database: Database, client: WebClient, *, reminder_id: int,
     with unit_of_work(database) as session:
         event = session.get_one(Event, event_id)
         done = completers(session, event_id=event_id) if reminder.only_incomplete else set()
-        return [p.slack_user_id for p in audience_people(session, event=event)
+        return [p.slack_user_id for p in audience_people(session, event=event, include_team=reminder.include_team)
                 if p.slack_user_id != bot_user_id and p.slack_user_id not in done]
 
 
@@ -404,3 +405,12 @@ def reminders_for_event(database: Database, *, workspace_id: int, event_id: int,
 def event_of_reminder(database: Database, *, reminder_id: int) -> int | None:
     with unit_of_work(database) as session:
         return session.scalar(select(Reminder.event_id).where(Reminder.id == reminder_id))
+
+
+def follow_actual_closes(database: Database, *, since: datetime) -> int:
+    """Reminders timed from the close follow the actual close of events closed since `since`."""
+    moved = 0
+    with unit_of_work(database) as session:
+        for event in session.scalars(select(Event).where(Event.closed_at.is_not(None), Event.closed_at >= since)):
+            moved += follow_actual_close(session, event=event)
+    return moved

@@ -9,6 +9,7 @@ Create Date: 2026-12-02
 - events.follow_up_lead_slack_id: who answers questions not asked of a presenter (else the chairs).
 - events.follow_ups_opened_at, closed_out_at: the ledger opened after the close; the close-out posted.
 - questions.answer_permalink: the written answer's link, for the close-out.
+- reminders.include_team: DMs go to the event's organisers, chairs and presenters too.
 """
 from __future__ import annotations
 
@@ -35,9 +36,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("closed_out_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("questions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("answer_permalink", sa.String(length=500), nullable=True))
+    with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("include_team", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.drop_column("include_team")
     with op.batch_alter_table("questions", schema=None) as batch_op:
         batch_op.drop_column("answer_permalink")
     with op.batch_alter_table("events", schema=None) as batch_op:
