@@ -32,6 +32,11 @@ CAPABILITIES: tuple[Capability, ...] = (
                "change or cancel one that has not gone out.", "organisers"),
     Capability("/event close", "Close the session: thanks, reflection counts, the evaluation form, what's next. "
                "Questions left open then go to their presenters (or the chairs) to answer afterwards.", "chairs"),
+    Capability("/event share", "Choose reflections to share back with the room: the channel gets the count per "
+               "theme and the ones you chose (anonymous ones stay anonymous). Chairs are asked at the close too.",
+               "chairs"),
+    Capability("/event report", "After the close: who took part, what became of the questions, reminders sent and "
+               "forms completed, follow-ups answered on time; a chart, Markdown and CSV in your DMs.", "organisers"),
     Capability("/event followups", "After the close: every question left to answer, by owner (open, answered, "
                "overdue), with a CSV in your DMs. Presenters see their own.", "chairs"),
     Capability("/ask <your question>", "Ask a question in the event's channel; others can upvote it.", "attendees"),

@@ -9,7 +9,17 @@ from slack_sdk import WebClient
 
 from bot.capabilities import CAPABILITIES
 from bot.slack import messages
-from handlers import digesting, following_up, moderating, reminding, running, setting_up, speaking
+from handlers import (
+    digesting,
+    following_up,
+    moderating,
+    reflecting,
+    reminding,
+    reporting,
+    running,
+    setting_up,
+    speaking,
+)
 
 # Every subcommand takes (ack, command, context, client, respond), with `command["text"]` holding
 # what follows the subcommand's name.
@@ -29,6 +39,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **moderating.SUBCOMMANDS,
     **reminding.SUBCOMMANDS,
     **following_up.SUBCOMMANDS,
+    **reflecting.SUBCOMMANDS,
+    **reporting.SUBCOMMANDS,
 }
 
 

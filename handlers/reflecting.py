@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.clock import utcnow
+from bot.errors import UserError
+from bot.events import slack as events_slack
 from bot.reflections import blocks as reflection_blocks
 from bot.reflections import slack as reflections_slack
 from bot.reflections.blocks import SHARE_REFLECTION_ACTION
 from bot.reflections.rules import ReflectionError
 from bot.slack import messages, views
+from handlers.replies import answering_problems
 
 
 def _from_a_person(message: dict, context: BoltContext) -> bool:
@@ -92,6 +96,52 @@ def save_shared_reflection(ack: Ack, body: dict, view: dict, context: BoltContex
     ack()
 
 
+def open_share_picker(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient,
+                      respond: Respond) -> None:
+    """A chair's "Choose reflections to share" (in the DM after the close)."""
+    ack()
+    with answering_problems(respond):
+        event_id = int(action["value"])
+        choices = reflections_slack.share_choices(context["database"], workspace_id=context["workspace_id"],
+                                                  event_id=event_id, slack_user_id=body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=reflection_blocks.share_picker(event_id=event_id, choices=choices))
+
+
+def share_with_the_room(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    """`/event share`: at any time, a chair picks reflections to share back with the room."""
+    ack()
+    with answering_problems(respond):
+        event_id = events_slack.event_id_to_run(
+            context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+            slack_user_id=command["user_id"], action="share reflections", include_closed=True)
+        choices = reflections_slack.share_choices(context["database"], workspace_id=context["workspace_id"],
+                                                  event_id=event_id, slack_user_id=command["user_id"])
+        client.views_open(trigger_id=command["trigger_id"],
+                          view=reflection_blocks.share_picker(event_id=event_id, choices=choices))
+
+
+def post_shared_reflections(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+    values = views.submitted_values(view)
+    picked = [int(value) for block_id, chosen in values.items() if isinstance(chosen, list)
+              for value in chosen if str(value).isdigit()]
+    try:
+        reflections_slack.share_with_the_room(
+            context["database"], workspace_id=context["workspace_id"],
+            event_id=int(json.loads(view.get("private_metadata") or "{}").get("event_id", 0)),
+            slack_user_id=body["user"]["id"], reflection_ids=picked, now=utcnow())
+    except UserError as error:
+        first = next(iter(values), "reflection")
+        ack(response_action="errors", errors={first: str(error)})
+        return
+    ack()
+
+
+SUBCOMMANDS = {"share": share_with_the_room}
+
+
 def register(app: App) -> None:
+    app.action(reflection_blocks.SHARE_WITH_ROOM_ACTION)(open_share_picker)
+    app.view(reflection_blocks.SHARE_WITH_ROOM_CALLBACK)(post_shared_reflections)
     app.action(SHARE_REFLECTION_ACTION)(open_share_form)
     app.view(reflection_blocks.SHARE_REFLECTION_CALLBACK)(save_shared_reflection)

@@ -114,7 +114,7 @@ def test_at_close_each_owner_gets_one_dm_listing_their_questions_most_voted_firs
     assert len(slack.dms(ALI)) == 1 and "How were staff released" in texts(slack.dms(ALI))
     assert len(slack.dms(EMMA)) == 1 and "Which measure moved first" in texts(slack.dms(EMMA))
     assert slack.dms(LINDSEY) == []
-    [chairs] = slack.dms(CHAIR)
+    [chairs] = [m for m in slack.dms(CHAIR) if "question_answer_in_thread" in json.dumps(m["blocks"])]
     assert "When is the next session" in texts([chairs]) and "the chairs'" in texts([chairs])
     with unit_of_work(database) as session:
         kept = session.scalars(select(FollowUp)).all()
@@ -264,3 +264,31 @@ def test_reminders_skip_the_team_unless_included_and_follow_the_actual_close(
     assert due["at close"] == at("15:20") and due["2 hours after"] == at("17:20")
     assert due["2031-03-10 10:00"] == datetime(2031, 3, 10, 10, tzinfo=at("10:00").tzinfo)
     assert reminders_slack.follow_actual_closes(database, since=at("15:00")) == 0
+
+
+def test_the_report_counts_what_happened_and_draws_it(
+    database: Database, client: WebClient, slack: SlackDouble, session_with_questions: dict[str, int], event_id: int
+) -> None:
+    from bot.reports import slack as reports_slack
+    from bot.reports.chart import chart_png
+
+    q = session_with_questions
+    workspace_id = workspace_of(database, event_id)
+    with pytest.raises(NotAllowed):
+        reports_slack.report_for(database, workspace_id=workspace_id, channel_id=CHANNEL, slack_user_id=ATTENDEES[0])
+    questions_slack.answer(database, workspace_id=workspace_id, question_id=q["data"], by_slack_id=MINARA,
+                           text="On time.", now=CLOSED + timedelta(days=1))
+    questions_slack.answer(database, workspace_id=workspace_id, question_id=q["doors"], by_slack_id=EMMA,
+                           text="Late.", now=DUE + timedelta(days=1))
+    found = reports_slack.report_for(database, workspace_id=workspace_id, channel_id=CHANNEL, slack_user_id=CHAIR)
+    assert (found.asked, found.voted) == (11, 7)  # eleven askers; ATTENDEES[3:8] and [9:11] voted
+    assert found.attendees >= len(ATTENDEES)
+    o = found.outcomes
+    assert (o.answered_live, o.answered_in_session, o.answered_after, o.not_answered) == (1, 1, 2, 6)
+    assert (found.follow_ups, found.answered_on_time, found.answered_late) == (8, 1, 1)
+    assert sum(slot.votes for slot in found.slots) == 7  # every vote falls in a slot of the session
+    assert chart_png(found).startswith(b"\x89PNG")
+    reports_slack.send_exports(client, found=found, user_id=CHAIR)
+    names = [f["filename"] for f in slack.uploaded_files[-3:]]
+    assert names == [f"report-event-{event_id}.png", f"report-event-{event_id}.md", f"report-event-{event_id}.csv"]
+    assert "follow-ups answered on time,1" in slack.uploaded_files[-1]["content"].decode()

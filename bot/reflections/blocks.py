@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
     CheckboxesElement,
     ContextBlock,
     HeaderBlock,
@@ -19,7 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.models import ReflectionPrompt, ReflectionTheme
-from bot.reflections.rules import MAX_REFLECTION_LENGTH, SharedReflection
+from bot.reflections.rules import MAX_REFLECTION_LENGTH, Shareable, SharedReflection
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
 from bot.slack.text import escape, plain, truncate
 from bot.slack.views import VALUE
@@ -95,3 +97,50 @@ def reflections_digest(title: str, reflections: list[SharedReflection], *, csv_s
     notes.append("The full list is in your DMs as a CSV file." if csv_sent else "The CSV file could not be sent to your DMs.")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" ".join(notes))]))
     return Message(text=f"Reflections: {escape(title)} ({len(reflections)})", blocks=blocks_of(*blocks))
+
+
+SHARE_WITH_ROOM_ACTION = "share_reflections_with_room"
+SHARE_WITH_ROOM_CALLBACK = "share_reflections_with_room"
+
+
+def invite_to_share(*, event_id: int, event_title: str, count: int) -> Message:
+    """To each chair after the close: choose which reflections go back to the room."""
+    text = (f":speech_balloon: *{escape(event_title)}* has closed with {count} reflection{'s' if count != 1 else ''}. "
+            "Choose which to share back with the room: nothing is published until you do.")
+    return Message(text=f"Share reflections from {event_title}", blocks=blocks_of(
+        SectionBlock(text=MarkdownTextObject(text=text)),
+        ActionsBlock(elements=[ButtonElement(text="Choose reflections to share", action_id=SHARE_WITH_ROOM_ACTION,
+                                             value=str(event_id), style="primary")]),
+    ))
+
+
+def share_picker(*, event_id: int, choices: dict[ReflectionTheme, list[Shareable]]) -> dict[str, Any]:
+    """One set of checkboxes per prompted theme; only what the chair ticks is posted."""
+    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(
+        text="Tick the reflections to share in the channel. The summary also gives the count for each theme. "
+             "Anonymous reflections stay anonymous."))]
+    for theme, picks in choices.items():
+        options = [Option(value=str(p.reflection_id), text=PlainTextObject(
+            text=truncate(plain(p.text) + (" (anonymous)" if p.anonymous else ""), 75))) for p in picks]
+        blocks.append(InputBlock(block_id=theme.value, label=truncate(THEME_NAMES[theme].capitalize(), 2000),
+                                 optional=True, element=CheckboxesElement(action_id=VALUE, options=options)))
+    if not choices:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text="_No reflections were shared this time._")]))
+    return View(type="modal", callback_id=SHARE_WITH_ROOM_CALLBACK, title="Share reflections", submit="Post summary",
+                close="Cancel", private_metadata=json.dumps({"event_id": event_id}), blocks=blocks).to_dict()
+
+
+def back_to_the_room(*, event_title: str, counts: dict[ReflectionTheme, int], picked: list[Shareable]) -> Message:
+    """In the channel: how many reflections each prompted theme drew, and the ones the chair chose."""
+    tally = "\n".join(f"• {THEME_NAMES[theme].capitalize()}: {count} reflection{'s' if count != 1 else ''}"
+                      for theme, count in counts.items())
+    blocks: list[Any] = [HeaderBlock(text="What you reflected"),
+                         SectionBlock(text=MarkdownTextObject(text=truncate(
+                             f"From *{escape(event_title)}*:\n{tally}", SECTION_LIMIT)))]
+    for theme in counts:
+        lines = [f"> {truncate(escape(p.text), 600)}" + (f" — <@{p.author_slack_id}>" if p.author_slack_id else "")
+                 for p in picked if p.theme == theme]
+        if lines:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(
+                f"*{THEME_NAMES[theme].capitalize()}*\n" + "\n".join(lines), SECTION_LIMIT))))
+    return Message(text=f"What you reflected at {event_title}", blocks=blocks_of(*blocks))

@@ -182,3 +182,51 @@ def reflection_counts(session: Session, *, event_id: int) -> dict[ReflectionThem
     counts = {theme: 0 for theme in ReflectionTheme}
     counts.update({theme: count for theme, count in rows})
     return counts
+
+
+def prompted_counts(session: Session, *, event_id: int) -> dict[ReflectionTheme, int]:
+    """Reflections per theme, for the themes whose prompt was actually posted."""
+    posted = set(session.scalars(select(ReflectionPrompt.theme).where(
+        ReflectionPrompt.event_id == event_id, ReflectionPrompt.posted_at.is_not(None))))
+    return {theme: count for theme, count in reflection_counts(session, event_id=event_id).items() if theme in posted}
+
+
+# --- back to the room -----------------------------------------------------------------------------
+
+# A modal's checkboxes hold at most 10 options: the chair picks from the first ten of each theme.
+SHAREABLE_PER_THEME = 10
+
+
+@dataclass(frozen=True)
+class Shareable:
+    reflection_id: int
+    theme: ReflectionTheme
+    text: str
+    anonymous: bool
+    author_slack_id: str | None  # None when anonymous
+
+
+def shareable(session: Session, *, event_id: int) -> dict[ReflectionTheme, list[Shareable]]:
+    """What a chair may choose from: the standing reflections of each prompted theme, earliest first."""
+    rows = session.execute(
+        select(Reflection, ReflectionPrompt.theme, Person.slack_user_id)
+        .join(ReflectionPrompt, ReflectionPrompt.id == Reflection.prompt_id)
+        .join(Person, Person.id == Reflection.person_id)
+        .where(ReflectionPrompt.event_id == event_id, Reflection.deleted_at.is_(None),
+               ReflectionPrompt.posted_at.is_not(None))
+        .order_by(Reflection.created_at, Reflection.id)
+    ).all()
+    found: dict[ReflectionTheme, list[Shareable]] = {}
+    for reflection, theme, author in rows:
+        picks = found.setdefault(theme, [])
+        if len(picks) < SHAREABLE_PER_THEME:
+            picks.append(Shareable(reflection.id, theme, reflection.text, reflection.anonymous,
+                                   None if reflection.anonymous else author))
+    return found
+
+
+def chosen(session: Session, *, event_id: int, reflection_ids: list[int]) -> list[Shareable]:
+    """The chosen reflections, checked to belong to this event (a tampered form chooses nothing else)."""
+    options = [s for picks in shareable(session, event_id=event_id).values() for s in picks]
+    wanted = set(reflection_ids)
+    return [s for s in options if s.reflection_id in wanted]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot import outbox
 from bot.db import Database, unit_of_work
 from bot.errors import NotYet
-from bot.models import Event, ReflectionPrompt
+from bot.events import people
+from bot.models import Event, ReflectionPrompt, ReflectionTheme
 from bot.reflections import rules
+from bot.reflections.blocks import back_to_the_room
 from bot.reflections.rules import (
     ReflectionError,
     SharedReflection,
@@ -58,3 +62,30 @@ def share_privately(database: Database, *, workspace_id: int, prompt_id: int, sl
     with unit_of_work(database) as session:
         rules.share_privately(session, workspace_id=workspace_id, prompt_id=prompt_id, slack_user_id=slack_user_id,
                               text=text, anonymous=anonymous)
+
+
+def share_choices(database: Database, *, workspace_id: int, event_id: int,
+                  slack_user_id: str) -> dict[ReflectionTheme, list[rules.Shareable]]:
+    """What a chair may share back with the room, once they are known to run the event."""
+    with unit_of_work(database) as session:
+        event = session.get(Event, event_id)
+        if event is None or event.workspace_id != workspace_id:
+            raise ReflectionError("That event no longer exists.")
+        people.require_runner(session, event=event, slack_user_id=slack_user_id, action="share reflections")
+        return rules.shareable(session, event_id=event_id)
+
+
+def share_with_the_room(database: Database, *, workspace_id: int, event_id: int, slack_user_id: str,
+                        reflection_ids: list[int], now: datetime) -> int:
+    """Post the summary in the channel: counts per prompted theme, and the chosen reflections. Returns how many."""
+    with unit_of_work(database) as session:
+        event = session.get(Event, event_id)
+        if event is None or event.workspace_id != workspace_id:
+            raise ReflectionError("That event no longer exists.")
+        people.require_runner(session, event=event, slack_user_id=slack_user_id, action="share reflections")
+        picked = rules.chosen(session, event_id=event_id, reflection_ids=reflection_ids)
+        message = back_to_the_room(event_title=event.title, counts=rules.prompted_counts(session, event_id=event_id),
+                                   picked=picked)
+        outbox.notice(session, recipient=event.channel_id, message=message, now=now, workspace_id=workspace_id,
+                      event_id=event.id, dedupe_key=f"reflections-shared:{event.id}:{now.timestamp():.6f}")
+        return len(picked)

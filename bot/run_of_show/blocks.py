@@ -92,9 +92,10 @@ def close(event: Event, counts: dict[ReflectionTheme, int]) -> Message:
         f"• {THEME_NAMES[theme].capitalize()}: {count} reflection{'s' if count != 1 else ''}"
         for theme, count in counts.items()
     )
+    shared = f"\n\n*What you shared*\n{tally}" if tally else ""  # only the themes that were prompted
     parts = [
         _header("Thank you for taking part"),
-        _section(f"Thank you for joining *{escape(event.title)}*.\n\n*What you shared*\n{tally}"),
+        _section(f"Thank you for joining *{escape(event.title)}*.{shared}"),
     ]
     if event.evaluation_form_url:
         parts.append(_section(

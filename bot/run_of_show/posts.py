@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import outbox
+from bot.clock import utcnow
 from bot.events.posts import tell_organisers
 from bot.models import AgendaSegment, Event, ReflectionPrompt
 from bot.outbox import Claimed, Prepared
-from bot.reflections.rules import reflection_counts
+from bot.reflections.posts import invite_chairs_to_share
+from bot.reflections.rules import prompted_counts
 from bot.run_of_show import blocks
 from bot.run_of_show.rules import CLOSE_POST, PROMPT_POST, RUN_OF_SHOW_POSTS, SEGMENT_POST, WELCOME_POST
 from bot.slack.messages import Message
@@ -86,10 +88,13 @@ class ClosePost(_RunOfShowPost):
 
     def render(self, session: Session, item: Claimed) -> Message:
         event = session.get_one(Event, item.subject_id)
-        return blocks.close(event, reflection_counts(session, event_id=event.id))
+        return blocks.close(event, prompted_counts(session, event_id=event.id))
 
     def sent(self, session: Session, item: Claimed, ts: str) -> None:
-        session.get_one(Event, item.subject_id).close_message_ts = ts
+        event = session.get_one(Event, item.subject_id)
+        event.close_message_ts = ts
+        # Nothing is published without a chair's choice: each is asked which reflections to share.
+        invite_chairs_to_share(session, event=event, now=utcnow())
 
 
 KINDS = {WELCOME_POST: WelcomePost(), SEGMENT_POST: SegmentPost(), PROMPT_POST: PromptPost(), CLOSE_POST: ClosePost()}

@@ -17,6 +17,7 @@ def send_dm(client: WebClient, *, user_id: str, message: Message) -> str:
     return client.chat_postMessage(channel=dm_channel(client, user_id=user_id), **message.as_post())["ts"]
 
 
-def send_to_dm(client: WebClient, *, user_id: str, filename: str, content: str, title: str, comment: str) -> None:
+def send_to_dm(client: WebClient, *, user_id: str, filename: str, content: str | bytes, title: str,
+               comment: str) -> None:
     client.files_upload_v2(channel=dm_channel(client, user_id=user_id), filename=filename, content=content,
                            title=title, initial_comment=comment)
