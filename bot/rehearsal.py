@@ -49,6 +49,7 @@ PRESENTERS = {
 ATTENDEES = [f"U0ATTEND{n:02d}" for n in range(1, 13)]
 ATTENDEE_ZONES = ["Europe/London", "Europe/Dublin", "Europe/London", "America/New_York"]
 NAMES = {ORGANISER: "Olu (organiser)", CHAIR: "Dr Matthew Hill (chair)", BOT_USER_ID: "eventbot",
+         PRESENTERS["minara.chowdhury@example.org"]: "Minara Chowdhury (presenter)",
          **{user_id: f"Attendee {n + 1}" for n, user_id in enumerate(ATTENDEES)}}
 
 
@@ -247,6 +248,17 @@ def run() -> int:
 
         command(ATTENDEES[4], "&" * 700, name="/ask")
 
+        minara = PRESENTERS["minara.chowdhury@example.org"]
+        transcript.say(ATTENDEES[6], "/ask (the form: for Minara Chowdhury, anonymously) "
+                                     "How do you name inequities without blaming teams?")
+        slack.send_slash_command("/ask", "", user_id=ATTENDEES[6], channel_id=CHANNEL)
+        form = slack.wait_for(lambda: slack.open_views(ATTENDEES[6]), timeout=15)[-1]
+        slack.submit_view(form["id"], user_id=ATTENDEES[6], values={
+            "question": {"value": "How do you name inequities without blaming teams?"},
+            "for_presenter": {"value": minara}, "anonymous": {"value": ["anonymous"]}})
+        slack.wait_for(lambda: any("blaming teams" in m["text"] for m in slack.messages(CHANNEL)), timeout=15)
+        transcript.show_new()
+
         transcript.say(CHAIR, "(answers the first question in its thread, from the card's Answer in thread button)")
         slack.send_block_action(user_id=CHAIR, action_id="question_answer_in_thread", channel_id=CHANNEL,
                                 message_ts=question["ts"])
@@ -257,20 +269,38 @@ def run() -> int:
         transcript.show_new()
         command(CHAIR, "close")
 
-        print("\n(After the close: questions still open go to their presenters, or the chairs, to answer.)")
-        listing = slack.wait_for(lambda: next((m for m in slack.dms(CHAIR) if "question_answer_in_thread" in str(
-            m.get("blocks"))), None), timeout=20)
-        transcript.show_new()
-        transcript.say(CHAIR, "(answers the open question from that DM, with its Answer button)")
-        slack.send_block_action(user_id=CHAIR, action_id="question_answer_in_thread",
-                                channel_id=slack.im_channel(CHAIR), message_ts=listing["ts"])
-        view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=15)[-1]
-        slack.submit_view(view["id"], user_id=CHAIR, values={"answer": {
-            "value": "Pair each with a partner trust's improvement lead, and share one measure between them."}})
+        print("\n(After the close: questions still open go to their presenters, or the chairs, to answer; "
+              "the chair is asked which reflections to share back with the room.)")
+
+        def answer_from_dm(person: str, answer: str) -> None:
+            listing = slack.wait_for(lambda: next((m for m in slack.dms(person) if "question_answer_in_thread" in str(
+                m.get("blocks"))), None), timeout=20)
+            transcript.show_new()
+            transcript.say(person, "(answers from that DM, with its Answer button)")
+            slack.send_block_action(user_id=person, action_id="question_answer_in_thread",
+                                    channel_id=slack.im_channel(person), message_ts=listing["ts"])
+            view = slack.wait_for(lambda: slack.open_views(person), timeout=15)[-1]
+            slack.submit_view(view["id"], user_id=person, values={"answer": {"value": answer}})
+
+        answer_from_dm(minara, "Treat inequity as variation in the system, not a failing of the people in it.")
+        slack.wait_for(lambda: len(slack.dms(ATTENDEES[6])) >= 1, timeout=20)
+        answer_from_dm(CHAIR, "Pair each with a partner trust's improvement lead, and share one measure between them.")
         slack.wait_for(lambda: any(m["text"].startswith("Your questions") for m in slack.messages(CHANNEL)),
                        timeout=30)
         transcript.show_new()
+
+        transcript.say(CHAIR, "(presses Choose reflections to share, ticks one, and posts the summary)")
+        invite = next(m for m in slack.dms(CHAIR) if "share_reflections_with_room" in str(m.get("blocks")))
+        slack.send_block_action(user_id=CHAIR, action_id="share_reflections_with_room",
+                                channel_id=slack.im_channel(CHAIR), message_ts=invite["ts"])
+        picker = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=15)[-1]
+        first = picker["blocks"][1]["element"]["options"][0]["value"]
+        slack.submit_view(picker["id"], user_id=CHAIR, values={"equity": {"value": [first]}})
+        slack.wait_for(lambda: any(m["text"].startswith("What you reflected") for m in slack.messages(CHANNEL)),
+                       timeout=15)
+        transcript.show_new()
         command(CHAIR, "followups")
+        command(ORGANISER, "report")
         print("\nRehearsal finished: every post above was made by the real app through Slack's Web API (played locally).")
         return 0
     finally:

@@ -25,6 +25,10 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "Your question is too long once & < > are counted as Slack shows them" in out
     assert "DM to Attendee 6 · eventbot:" in out and "*Your question has been answered*" in out
     # After the close: the chairs' open question is answered from their DM, and the channel hears how it went.
-    assert "== Your questions, answered ==" in out and "1 answered after the event" in out
+    assert "== Your questions, answered ==" in out and "2 answered after the event" in out
+    assert "Minara Chowdhury (presenter): (answers from that DM" in out
+    assert "== What you reflected ==" in out
+    assert "== Report: Provider collaboratives: improving equitably ==" in out
+    assert "Follow-ups answered on time: *2*" in out
     assert "Rehearsal finished" in out
     assert not list(tmp_path.glob("*.sqlite3")), "the rehearsal must not write into the working directory"

@@ -10,7 +10,7 @@ from bot.slack.text import plain, truncate
 
 
 def summary(found: Report) -> Message:
-    lines = [f"• {name.capitalize()}: *{value}*" for name, value in figures(found)]
+    lines = [f"• {name[:1].upper() + name[1:]}: *{value}*" for name, value in figures(found)]
     return Message(text=f"The event report for {found.title}", blocks=blocks_of(
         HeaderBlock(text=truncate(plain(f"Report: {found.title}"), 150)),
         SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT))),

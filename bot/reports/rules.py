@@ -138,7 +138,7 @@ def report_csv(found: Report) -> str:
 
 def report_markdown(found: Report) -> str:
     lines = [f"# {found.title}: the event report", ""]
-    lines += [f"- {name.capitalize()}: {value}" for name, value in figures(found)]
+    lines += [f"- {name[:1].upper() + name[1:]}: {value}" for name, value in figures(found)]
     if found.outcomes.answers_after:
         lines += ["", "## Answered after the event", ""]
         lines += [f"- [{text}]({link})" if link else f"- {text}" for text, link in found.outcomes.answers_after]
