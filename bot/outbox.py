@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import and_, case, event, exists, or_, select, update
+from sqlalchemy import and_, case, event, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -318,10 +318,10 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = 1,
     ]
 
 
-def anything_due(session: Session, *, now: datetime) -> bool:
-    """A cheap read before any claiming: is a row due, or held by a claim that may be dead?"""
-    return bool(session.scalar(select(exists().where(
-        Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now))))
+def due_count(session: Session, *, now: datetime, at_most: int) -> int:
+    """How many rows are due, counting no further than `at_most` (enough to size a pass)."""
+    due = select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
+    return session.scalar(select(func.count()).select_from(due.limit(at_most).subquery())) or 0
 
 
 def next_due(session: Session) -> datetime | None:

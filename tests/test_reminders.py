@@ -99,7 +99,7 @@ def test_programme_reminders_reach_the_right_people_at_their_own_local_minute(
     assert len(slack.messages(CHANNEL)) == channel_posts + 1
     assert "complete the evaluation form" in slack.messages(CHANNEL)[-1]["text"]
 
-    dm_rows = [r for r in rows(database) if r.recipient_slack_id != CHANNEL]
+    dm_rows = [r for r in rows(database) if r.reminder_id is not None and r.recipient_slack_id != CHANNEL]
     recipients = {r.recipient_slack_id for r in dm_rows}
     # Channel members during the event, and a person who reflected and then left; not the bots,
     # not a deactivated account, not the app itself, and not the event's own team (not included).

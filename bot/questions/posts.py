@@ -8,6 +8,8 @@ several processes together stay inside chat.update's Tier 3 budget.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -50,7 +52,16 @@ class QuestionCardPost:
 
 
 class CardRedraw:
-    """A card redrawn to show its votes and status now (chat.update)."""
+    """A card redrawn to show its votes and status now (chat.update).
+
+    Paced twice: by the last redraw any process recorded (so processes share the budget), and
+    within this process by a reserved next slot (so its sender threads do not all see the same
+    last redraw and go at once).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
 
     def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
         assert item.subject_id is not None
@@ -60,11 +71,22 @@ class CardRedraw:
                 return Prepared(channel=item.recipient, later=WAIT_FOR_CARD_SECONDS)
             return Prepared(channel=item.recipient, skip="the question has no card")
         wait = _redraw_wait(session, item, now)
+        if wait <= 0:
+            wait = self._reserve_slot()
         if wait > 0:
             return Prepared(channel=item.recipient, later=wait)
         outbox.rendering(session, item)
         card = questions.card(session, question_id=item.subject_id)
         return Prepared(channel=item.recipient, update_ts=card.card_message_ts, message=question_card(card))
+
+    def _reserve_slot(self) -> float:
+        """0 and the slot is ours, or how long until the next free one in this process."""
+        with self._lock:
+            clock = time.monotonic()
+            if clock < self._next_slot:
+                return self._next_slot - clock
+            self._next_slot = clock + 60 / CARD_UPDATES_PER_MINUTE
+            return 0.0
 
     def sent(self, session: Session, item: Claimed, ts: str) -> None:
         pass

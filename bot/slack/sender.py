@@ -35,7 +35,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.db import Database, unit_of_work
+from bot.db import Database, reading, unit_of_work
 from bot.errors import DatabaseUnavailable
 from bot.lease import process_identity
 from bot.outbox import (
@@ -51,9 +51,9 @@ from bot.outbox import (
     Claimed,
     Kind,
     Prepared,
-    anything_due,
     backoff,
     claim,
+    due_count,
     mark_failed,
     mark_sent,
     mark_skipped,
@@ -275,13 +275,16 @@ class Sender:
         if self.stopping.is_set() or not self._pass_lock.acquire(blocking=False):
             return run
         try:
-            with unit_of_work(self.database) as session:
-                if not anything_due(session, now=self.clock()):
-                    return run
+            with reading(self.database) as session:
+                due = due_count(session, now=self.clock(), at_most=self.threads * self.batch)
+            if not due:
+                return run
             with unit_of_work(self.database) as session:
                 release_dead_claims(session, now=self.clock())
+            # As many threads as the rows due need: a card after a question is one thread, not eight.
+            wanted = min(self.threads, -(-due // self.batch))
             workers = [threading.Thread(target=self._work, args=(run,), name=f"outbox-sender-{n}", daemon=True)
-                       for n in range(self.threads)]
+                       for n in range(wanted)]
             for worker in workers:
                 worker.start()
             for worker in workers:
