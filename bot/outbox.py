@@ -157,8 +157,8 @@ def enqueue(
     }
     statement = _insert(session)(Delivery.__table__).values(**values).on_conflict_do_nothing()
     added = session.execute(statement.returning(Delivery.__table__.c.id)).scalar()
-    if added is not None:
-        wake_senders(session)
+    if added is not None and due <= now:
+        wake_senders(session)  # a row due later is found by the sender's own timer
     return added
 
 

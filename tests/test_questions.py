@@ -177,3 +177,29 @@ def test_the_speaking_queue_keeps_order(database: Database, workspace_id: int) -
         event_id = session.scalars(select(questions.Event.id)).one()
         assert questions.bring_in_next(session, event_id=event_id, now=NOW) == ALICE
         assert questions.speaking_queue(session, event_id=event_id) == [BOB, CAROL]
+
+
+def test_a_batch_of_clicks_follows_the_same_rules_as_one_click(database: Database, workspace_id: int) -> None:
+    first, second = ask(database, workspace_id, "Batched?"), ask(database, workspace_id, "Answered?")
+    with unit_of_work(database) as session:
+        questions.mark_answered_live(session, workspace_id=workspace_id, question_id=second, by_slack_id=CHAIR,
+                                     now=datetime(2031, 3, 3, 15, tzinfo=timezone.utc))
+    start = datetime(2031, 3, 3, 15, 1, tzinfo=timezone.utc)
+
+    def click(question_id: int, who: str, seconds: float, workspace: int = workspace_id) -> questions.VoteClick:
+        return questions.VoteClick(workspace, question_id, who, start + timedelta(seconds=seconds))
+
+    with unit_of_work(database) as session:
+        touched, refused = questions.record_votes(session, clicks=[
+            click(first, "U0NEWVOTER", 0), click(first, "U0NEWVOTER", 1),  # a double click: one vote
+            click(first, BOB, 0), click(first, BOB, 5),  # voted, then taken back
+            click(second, BOB, 0),  # answered: voting has closed
+            click(first, ALICE, 0, workspace=workspace_id + 1),  # another workspace's question
+        ])
+    assert touched == {first}
+    assert refused == [(4, "Voting has closed on this question."), (5, "That question no longer exists.")]
+    with unit_of_work(database) as session:
+        assert session.scalar(select(func.count(Vote.id)).where(Vote.question_id == first)) == 1
+    with unit_of_work(database) as session:  # a later batch takes the new voter's vote back
+        questions.record_votes(session, clicks=[click(first, "U0NEWVOTER", 10)])
+        assert session.scalar(select(func.count(Vote.id)).where(Vote.question_id == first)) == 0

@@ -115,3 +115,20 @@ def add_attendees(session: Session, *, event: Event, slack_user_ids: Iterable[st
     for slack_user_id in slack_user_ids:
         grant(session, event=event, person=person(session, workspace_id=event.workspace_id, slack_user_id=slack_user_id), role=Role.ATTENDEE)
 
+
+
+def people_by_slack_id(session: Session, *, workspace_ids_and_slack_ids: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Person ids for many Slack users at once, the missing ones made (a burst of voters in one go)."""
+    wanted = set(workspace_ids_and_slack_ids)
+    def known() -> dict[tuple[int, str], int]:
+        return {(w, s): pid for pid, w, s in session.execute(
+            select(Person.id, Person.workspace_id, Person.slack_user_id).where(
+                Person.slack_user_id.in_({s for _, s in wanted}), Person.workspace_id.in_({w for w, _ in wanted})))
+            if (w, s) in wanted}
+    found = known()
+    missing = wanted - set(found)
+    if missing:
+        for workspace_id, slack_user_id in sorted(missing):
+            person(session, workspace_id=workspace_id, slack_user_id=slack_user_id)
+        found = known()
+    return found

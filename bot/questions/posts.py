@@ -62,31 +62,37 @@ class CardRedraw:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._slots: dict[int, float] = {}  # the slot reserved for each waiting row
 
     def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
         assert item.subject_id is not None
-        card = questions.card(session, question_id=item.subject_id)
-        if card.card_message_ts is None:
+        # The turn first, before any rendering: most rows in a burst are waiting for theirs.
+        wait = self._turn(item.delivery_id) or _redraw_wait(session, item, now)
+        if wait > 0:
+            return Prepared(channel=item.recipient, later=wait)
+        card_ts = session.scalar(select(Question.card_message_ts).where(Question.id == item.subject_id))
+        if card_ts is None:
             if outbox.pending_of(session, kind=questions.QUESTION_CARD, subject_id=item.subject_id):
                 return Prepared(channel=item.recipient, later=WAIT_FOR_CARD_SECONDS)
             return Prepared(channel=item.recipient, skip="the question has no card")
-        wait = _redraw_wait(session, item, now)
-        if wait <= 0:
-            wait = self._reserve_slot()
-        if wait > 0:
-            return Prepared(channel=item.recipient, later=wait)
         outbox.rendering(session, item)
         card = questions.card(session, question_id=item.subject_id)
         return Prepared(channel=item.recipient, update_ts=card.card_message_ts, message=question_card(card))
 
-    def _reserve_slot(self) -> float:
-        """0 and the slot is ours, or how long until the next free one in this process."""
+    def _turn(self, delivery_id: int) -> float:
+        """0 when it is this row's turn; else how long until its slot, reserved the first time it asks,
+        so rows waiting in a burst go one after another instead of all asking again at every slot."""
         with self._lock:
             clock = time.monotonic()
-            if clock < self._next_slot:
-                return self._next_slot - clock
-            self._next_slot = clock + 60 / CARD_UPDATES_PER_MINUTE
-            return 0.0
+            slot = self._slots.get(delivery_id)
+            if slot is None:
+                slot = max(clock, self._next_slot)
+                self._next_slot = slot + 60 / CARD_UPDATES_PER_MINUTE
+            if slot <= clock + 0.01:
+                self._slots.pop(delivery_id, None)
+                return 0.0
+            self._slots[delivery_id] = slot
+            return slot - clock
 
     def sent(self, session: Session, item: Claimed, ts: str) -> None:
         pass

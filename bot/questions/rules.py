@@ -7,10 +7,12 @@ anonymous questions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -197,6 +199,63 @@ def toggle_vote(session: Session, *, workspace_id: int, question_id: int, voter_
     except IntegrityError:
         pass  # a concurrent click from the same person got there first
     return True
+
+
+@dataclass(frozen=True)
+class VoteClick:
+    workspace_id: int
+    question_id: int
+    voter_slack_id: str
+    at: datetime
+
+
+def record_votes(session: Session, *, clicks: list[VoteClick]) -> tuple[set[int], list[tuple[int, str]]]:
+    """A batch of clicks, in the order they came, with the rules of `toggle_vote` and a fixed number
+    of queries: the questions, the voters (made if new), their votes, then the inserts and deletes.
+
+    Returns the questions whose count may have changed, and (index, reason) for refused clicks.
+    """
+    refused: list[tuple[int, str]] = []
+    question_ids = {c.question_id for c in clicks}
+    found = {q.id: (q, workspace_id) for q, workspace_id in session.execute(
+        select(Question, Event.workspace_id).join(Event, Event.id == Question.event_id)
+        .where(Question.id.in_(question_ids)))}
+    valid: list[tuple[int, VoteClick]] = []
+    for index, click in enumerate(clicks):
+        question, workspace_id = found.get(click.question_id, (None, None))
+        if question is None or workspace_id != click.workspace_id:
+            refused.append((index, "That question no longer exists."))
+        elif question.status not in VOTABLE:
+            refused.append((index, "Voting has closed on this question."))
+        else:
+            valid.append((index, click))
+    if not valid:
+        return set(), refused
+    persons = people.people_by_slack_id(session, workspace_ids_and_slack_ids={
+        (c.workspace_id, c.voter_slack_id) for _, c in valid})
+    standing = {(v.question_id, v.person_id): v for v in session.scalars(select(Vote).where(
+        Vote.question_id.in_({c.question_id for _, c in valid}),
+        Vote.person_id.in_({persons[(c.workspace_id, c.voter_slack_id)] for _, c in valid})))}
+    added: dict[tuple[int, int], datetime] = {}
+    removed: set[tuple[int, int]] = set()
+    for _, click in valid:
+        key = (click.question_id, persons[(click.workspace_id, click.voter_slack_id)])
+        created = added.get(key) or (standing[key].created_at if key in standing and key not in removed else None)
+        if created is None:
+            added[key] = click.at
+            removed.discard(key)
+        elif click.at - created >= DOUBLE_CLICK_WINDOW:  # taken back; a double click is ignored
+            added.pop(key, None)
+            if key in standing:
+                removed.add(key)
+    for question_id, person_id in removed:
+        session.execute(delete(Vote).where(Vote.question_id == question_id, Vote.person_id == person_id))
+    new = [{"question_id": q, "person_id": p, "created_at": at} for (q, p), at in added.items() if (q, p) not in standing]
+    if new:
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        # A concurrent click from the same person may have got there first: one vote either way.
+        session.execute(insert(Vote.__table__).values(new).on_conflict_do_nothing())
+    return {c.question_id for _, c in valid}, refused
 
 
 def question_in(session: Session, *, workspace_id: int, question_id: int) -> Question:
@@ -446,12 +505,25 @@ def request_card(session: Session, *, question: Question, now: datetime) -> None
                    event_id=event.id, subject_id=question.id, dedupe_key=f"card:{question.id}")
 
 
+# A redraw waits this long, so the changes of a burst (votes clicked together) make one redraw.
+REDRAW_AFTER = timedelta(seconds=1)
+
+
 def request_redraw(session: Session, *, question_id: int, now: datetime) -> None:
     """The card shows something out of date: one more redraw, however many changes come before it."""
-    question = session.get_one(Question, question_id)
-    event = session.get_one(Event, question.event_id)
-    outbox.enqueue(session, kind=CARD_REDRAW, recipient=event.channel_id, now=now, workspace_id=event.workspace_id,
-                   event_id=event.id, subject_id=question.id, coalesce_key=f"redraw:{question.id}")
+    request_redraws(session, question_ids=[question_id], now=now)
+
+
+def request_redraws(session: Session, *, question_ids: Iterable[int], now: datetime) -> None:
+    """One more redraw for each of these cards (a vote batch touches many): one query to find their
+    channels, then the rows, each coalescing with a redraw already waiting."""
+    found = session.execute(
+        select(Question.id, Event.id, Event.workspace_id, Event.channel_id)
+        .join(Event, Event.id == Question.event_id).where(Question.id.in_(sorted(set(question_ids))))).all()
+    for question_id, event_id, workspace_id, channel_id in found:
+        outbox.enqueue(session, kind=CARD_REDRAW, recipient=channel_id, now=now, workspace_id=workspace_id,
+                       event_id=event_id, subject_id=question_id, coalesce_key=f"redraw:{question_id}",
+                       due_at=now + REDRAW_AFTER)
 
 
 def request_answer_post(session: Session, *, question: Question, answerer_slack_id: str, now: datetime) -> None:

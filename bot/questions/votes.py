@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db import Database, unit_of_work
-from bot.errors import UserError
 from bot.questions import rules as questions
 
 logger = logging.getLogger(__name__)
@@ -74,18 +73,12 @@ class VoteRecorder:
         refusals: list[tuple[Click, str]] = []
         try:
             with unit_of_work(self.database) as session:
-                for click in batch:
-                    try:
-                        with session.begin_nested():
-                            questions.toggle_vote(session, workspace_id=click.workspace_id, question_id=click.question_id,
-                                                  voter_slack_id=click.voter_slack_id, now=click.at)
-                        touched.add(click.question_id)
-                    except UserError as error:
-                        refusals.append((click, str(error)))
+                touched, refused = questions.record_votes(session, clicks=[
+                    questions.VoteClick(click.workspace_id, click.question_id, click.voter_slack_id, click.at)
+                    for click in batch])
+                refusals = [(batch[index], reason) for index, reason in refused]
                 # Written with the votes, so no redraw is forgotten if this process stops next.
-                now = max(click.at for click in batch)
-                for question_id in sorted(touched):
-                    questions.request_redraw(session, question_id=question_id, now=now)
+                questions.request_redraws(session, question_ids=touched, now=max(click.at for click in batch))
         except Exception:
             logger.exception("could not record %d votes; recording them one by one", len(batch))
             if len(batch) > 1:

@@ -72,6 +72,8 @@ logger = logging.getLogger(__name__)
 # An idle sender still looks at the outbox this often: rows written by other processes, retries
 # that fall due, and rows left by a sender that died.
 POLL_SECONDS = 2.0
+# How often a sender looks for claims left by processes that died on this machine.
+RECLAIM_EVERY_SECONDS = 5.0
 # How often a post Slack made is recorded again while the database does not answer.
 RECORD_RETRY_SECONDS = 1.0
 
@@ -220,6 +222,7 @@ class Sender:
         self._pass_lock = threading.Lock()
         self._wake = threading.Event()
         self._loop: threading.Thread | None = None
+        self._next_reclaim = 0.0
 
     # -- running on its own ---------------------------------------------------------------------
 
@@ -279,8 +282,11 @@ class Sender:
                 due = due_count(session, now=self.clock(), at_most=self.threads * self.batch)
             if not due:
                 return run
-            with unit_of_work(self.database) as session:
-                release_dead_claims(session, now=self.clock())
+            if time.monotonic() >= self._next_reclaim:
+                # Claims of processes that died on this machine come back at once, not at every pass.
+                self._next_reclaim = time.monotonic() + RECLAIM_EVERY_SECONDS
+                with unit_of_work(self.database) as session:
+                    release_dead_claims(session, now=self.clock())
             # As many threads as the rows due need: a card after a question is one thread, not eight.
             wanted = min(self.threads, -(-due // self.batch))
             workers = [threading.Thread(target=self._work, args=(run,), name=f"outbox-sender-{n}", daemon=True)
