@@ -44,11 +44,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, text
 
 from bot import db
-from bot.slack import question_blocks as qb
-from bot.slack import reminder_blocks as rb
-from bot.slack import views
-from bot.slack.programme_posts import SHARE_REFLECTION_ACTION
-from bot.slack.question_digest_blocks import EXPORT_CSV_ACTION, NEXT_PAGE_ACTION, PREVIOUS_PAGE_ACTION
+from bot.events.blocks import SETUP_CALLBACK
+from bot.questions import blocks as qb
+from bot.questions.digest_blocks import EXPORT_CSV_ACTION, NEXT_PAGE_ACTION, PREVIOUS_PAGE_ACTION
+from bot.reflections.blocks import SHARE_REFLECTION_ACTION, SHARE_REFLECTION_CALLBACK
+from bot.reminders import blocks as rb
+from bot.slack.views import VALUE
 from tests.apprunner import BOT_USER_ID, SIGNING_SECRET, TEAM_ID, RunningApp, migrate, start_eventbot
 from tests.cast import ATTENDEES, CHAIR, CHANNEL, ORGANISER, PRESENTERS, cast, make_double, seed_programme
 from tests.databases import scratch_postgres
@@ -155,6 +156,10 @@ class World:
             return {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
                     for table in ("questions", "reflections", "reminders")}
 
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+
     def invariants(self) -> list[str]:
         problems: list[str] = []
         with self.engine.connect() as connection:
@@ -181,8 +186,12 @@ class World:
             for (rid,) in rows("SELECT r.id FROM reflections r LEFT JOIN reflection_prompts p ON p.id = r.prompt_id "
                                "WHERE p.id IS NULL"):
                 problems.append(f"reflection {rid} answers no prompt")
-            for (qid,) in rows("SELECT id FROM questions WHERE status = 'open' AND card_message_ts IS NULL"):
-                problems.append(f"open question {qid} has no card in the channel")
+            # A card is posted through the outbox after the question is stored: its delivery row
+            # is what must exist with the question (failed ones are told to the organisers).
+            for (qid,) in rows("SELECT q.id FROM questions q WHERE q.status = 'open' AND q.card_message_ts IS NULL "
+                               "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.kind = 'question_card' "
+                               "AND d.subject_id = q.id)"):
+                problems.append(f"open question {qid} has no card in the channel, nor one on its way")
         return problems
 
     def new_log(self) -> str:
@@ -386,9 +395,13 @@ def _set_the_scene(world: World) -> None:
     for asker, question in zip(ATTENDEES, ["How do we scale this?", "Who owns the data?", "What about equity?"]):
         assert slack.send_slash_command("/ask", question, user_id=asker, channel_id=CHANNEL).status == 200
     slack.wait_for(lambda: sum(t.startswith("Question:") for t in channel_texts(slack)) == 3, timeout=15)
-    with world.engine.connect() as c:
-        event_id = c.execute(text("SELECT id FROM events WHERE channel_id = :c"), {"c": CHANNEL}).scalar_one()
-        prompt_ts = c.execute(text("SELECT message_ts FROM reflection_prompts WHERE message_ts IS NOT NULL")).scalar_one()
+    # The outbox records a post's ts just after Slack answers: the prompt's thread and the cards
+    # are what generated payloads refer to, so wait until they are recorded.
+    prompt_ts = slack.wait_for(lambda: world.scalar("SELECT message_ts FROM reflection_prompts "
+                                                    "WHERE message_ts IS NOT NULL"), timeout=15)
+    slack.wait_for(lambda: world.scalar("SELECT count(*) FROM questions WHERE card_message_ts IS NOT NULL") == 3,
+                   timeout=15)
+    event_id = world.scalar("SELECT id FROM events WHERE channel_id = :c", c=CHANNEL)
     slack.user_posts(ATTENDEES[0], CHANNEL, "Small tests of change, shared early.", thread_ts=prompt_ts)
     slack.wait_for(lambda: world.counts()["reflections"] == 1, timeout=10)
 
@@ -658,10 +671,10 @@ CALLBACKS: dict[str, dict[str, str]] = {  # each modal's input blocks (see bot/s
     qb.ANSWER_CALLBACK: {"answer": "plain_text_input"},
     qb.DISMISS_CALLBACK: {"reason": "plain_text_input"},
     qb.MERGE_CALLBACK: {"into": "static_select"},
-    views.SETUP_CALLBACK: {"title": "plain_text_input", "date": "datepicker", "start": "timepicker",
+    SETUP_CALLBACK: {"title": "plain_text_input", "date": "datepicker", "start": "timepicker",
                            "end": "timepicker", "timezone": "plain_text_input", "chairs": "multi_users_select",
                            "presenters": "multi_users_select", "evaluation_form_url": "plain_text_input"},
-    views.SHARE_REFLECTION_CALLBACK: {"reflection": "plain_text_input", "anonymous": "checkboxes"},
+    SHARE_REFLECTION_CALLBACK: {"reflection": "plain_text_input", "anonymous": "checkboxes"},
     rb.REMIND_CALLBACK: {"when": "plain_text_input", "audience": "radio_buttons", "only_incomplete": "checkboxes",
                          "text": "plain_text_input"},
 }
@@ -670,8 +683,8 @@ METADATA: dict[str, dict[str, Any]] = {  # the private_metadata each modal is op
     qb.ANSWER_CALLBACK: {"question_id": Ref("question")},
     qb.DISMISS_CALLBACK: {"question_id": Ref("question")},
     qb.MERGE_CALLBACK: {"question_id": Ref("question")},
-    views.SETUP_CALLBACK: {"channel_id": Ref("channel"), "event_id": Ref("event")},
-    views.SHARE_REFLECTION_CALLBACK: {"prompt_id": Ref("prompt")},
+    SETUP_CALLBACK: {"channel_id": Ref("channel"), "event_id": Ref("event")},
+    SHARE_REFLECTION_CALLBACK: {"prompt_id": Ref("prompt")},
     rb.REMIND_CALLBACK: {"channel_id": Ref("channel"), "event_id": Ref("event"), "reminder_id": None},
 }
 FIELD_TEXT = {  # plausible and implausible things typed into particular fields
@@ -723,10 +736,10 @@ def field_state(draw: st.DrawFn, block_id: str, kind: str) -> Any:
         element["type"] = draw(st.sampled_from(["plain_text_input", "checkboxes", "static_select", "datepicker",
                                                 "multi_users_select", "rich_text_input", "nope"]))
     elif shape == "not_a_dict":
-        return {views.VALUE: draw(st.one_of(st.text(max_size=5), st.lists(st.integers(), max_size=2), st.none()))}
+        return {VALUE: draw(st.one_of(st.text(max_size=5), st.lists(st.integers(), max_size=2), st.none()))}
     elif shape == "other_action_id":
         return {"something_else": element}
-    return {views.VALUE: element}
+    return {VALUE: element}
 
 
 @dataclass(frozen=True)
@@ -773,7 +786,7 @@ def view_submissions(draw: st.DrawFn) -> dict[str, Any]:
     blocks = CALLBACKS.get(callback_id, {"question": "plain_text_input"})
     values = {block_id: draw(field_state(block_id, kind)) for block_id, kind in blocks.items()}
     if draw(st.integers(0, 9)) == 0:
-        values["surprise_block"] = {views.VALUE: {"type": "plain_text_input", "value": "hello"}}
+        values["surprise_block"] = {VALUE: {"type": "plain_text_input", "value": "hello"}}
     state_shape = draw(st.sampled_from(["good"] * 8 + ["no_state", "no_values", "values_list"]))
     state: Any = {"good": {"values": values}, "no_state": MISSING, "no_values": {},
                   "values_list": {"values": [values]}}[state_shape]
@@ -949,7 +962,12 @@ def test_slash_commands_never_fail(world: World, spec: dict[str, Any]) -> None:
     before = world.start_example()
     fields = _slash_fields(world, spec)
     response = world.send_form(fields)
-    reply = str((response.json or {}).get("text") or response.body) if response.status == 200 else ""
+    # The app answers an /ask in its acknowledgement when it refuses, and through the response URL
+    # once the question is stored.
+    world.settle()
+    replies = [str(p.get("text") or "") for p in world.slack.response_url_posts[world.replies_seen:]]
+    acked = str((response.json or {}).get("text") or response.body) if response.status == 200 else ""
+    reply = " ".join([acked, *replies])
     asked = (fields.get("command") == "/ask" and "text" in fields and fields["text"].strip()
              and fields["text"].strip().lower() not in ("aloud", "raise hand", "hand"))
     accepted = "posted in the channel" in reply or "waiting for a chair's approval" in reply
@@ -1040,7 +1058,7 @@ def test_view_submissions_never_fail(world: World, spec: dict[str, Any]) -> None
     elif response.status == 200 and not response.body.strip():
         if spec["callback_id"] == qb.ASK_CALLBACK:
             stored = {"questions": 1}
-        elif spec["callback_id"] == views.SHARE_REFLECTION_CALLBACK:
+        elif spec["callback_id"] == SHARE_REFLECTION_CALLBACK:
             stored = {"reflections": 1}
     world.check(spec, f"view_submission {json.dumps(payload)[:3000]}", response, before,
                 refused=body.get("response_action") == "errors", stored=stored, bad_answer=bad_answer)
