@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.capabilities import Capability
-from bot.slack.text import escape
+from bot.slack.text import escape, truncate
 
 # Slack refuses a section block whose text is longer than this.
 SECTION_LIMIT = 3000
@@ -68,10 +68,13 @@ def no_event_in_channel(*, command: str) -> Message:
     )
 
 
+# Enough of an unknown subcommand to recognise it; the whole word can be as long as the command.
+UNKNOWN_SUBCOMMAND_SHOWN = 40
+
+
 def unknown_subcommand(subcommand: str) -> Message:
-    return notice(
-        f"I don't know `/event {escape(subcommand)}`. Type `/event help` to see what I can do."
-    )
+    shown = truncate(escape(subcommand), UNKNOWN_SUBCOMMAND_SHOWN)
+    return notice(f"I don't know `/event {shown}`. Type `/event help` to see what I can do.")
 
 
 def something_went_wrong() -> Message:
