@@ -334,6 +334,24 @@ def test_no_post_shows_a_bidi_control_a_person_typed(database: Database, workspa
 # --- replies sent to the channel too -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("text", ["", *INVISIBLE])
+def test_a_reply_edited_down_to_nothing_visible_is_taken_back(database: Database, workspace_id: int,
+                                                               text: str) -> None:
+    with unit_of_work(database) as session:
+        prompt = session.get_one(ReflectionPrompt, prompt_id_of(database))
+        reflections.record_thread_reply(session, workspace_id=workspace_id, channel_id=CHANNEL,
+                                        thread_ts=prompt.message_ts or "", message_ts="2000000001.000300",
+                                        slack_user_id=ASKER, text="Shared, then emptied")
+        event = session.get_one(Event, prompt.event_id)
+    with unit_of_work(database) as session:
+        assert reflections.edit_thread_reply(session, workspace_id=workspace_id, channel_id=CHANNEL,
+                                             message_ts="2000000001.000300", text=text) is True
+        reflection = session.scalars(select(Reflection)).one()
+        # Taken back as a deletion is: out of the digest, its last words kept for nobody to see.
+        assert reflection.deleted_at is not None and reflection.text == "Shared, then emptied"
+        assert reflections.shared_reflections(session, event=event) == []
+
+
 def test_an_unchanged_edit_changes_nothing(database: Database, workspace_id: int) -> None:
     with unit_of_work(database) as session:
         prompt = session.get_one(ReflectionPrompt, prompt_id_of(database))
