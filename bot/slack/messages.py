@@ -102,5 +102,11 @@ def slack_refused(error_code: str) -> Message:
     return notice(f"Slack did not accept my message ({escape(error_code)}). {advice}")
 
 
+def form_not_opened(error_code: str) -> Message:
+    """Slack would not open a modal: most often its trigger expired (3 seconds after the click)."""
+    advice = SLACK_ERROR_ADVICE.get(error_code, "Please try the command or button again.")
+    return notice(f"I could not open the form ({escape(error_code)}). {advice}")
+
+
 def ok(text: str) -> Message:
     return notice(f":white_check_mark: {text}")
