@@ -18,6 +18,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 
 from bot.db import database_answers
+from bot.models import SLACK_ID
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +132,12 @@ def _parsed_as_bolt_does(raw: bytes, content_type: str | None) -> object:
 
 
 # Where Slack names a team, user, channel or enterprise, Bolt reads a string or an object holding
-# one under "id", and expects a string under these keys; anything else makes it raise before any
-# listener runs. It looks for them at the top and inside these objects.
+# one under "id", and expects a string under the other keys; anything else makes it raise before
+# any listener runs. It looks for them at the top and inside the nested objects. The ids go on to
+# the database, whose columns hold them as Slack writes them.
 _ID_HOLDERS = ("team", "user", "channel", "enterprise")
-_ID_STRINGS = ("team_id", "user_id", "channel_id", "enterprise_id", "app_installed_team_id", "event_id",
-               "thread_ts", "response_url", "trigger_id", "type", "subtype", "command", "callback_id")
+_IDS = ("team_id", "user_id", "channel_id", "enterprise_id", "app_installed_team_id")
+_STRINGS = ("event_id", "thread_ts", "response_url", "trigger_id", "type", "subtype", "command", "callback_id")
 _NESTED = ("event", "message", "previous_message", "item", "assistant_thread", "view")
 
 
@@ -148,9 +150,12 @@ def _envelope_problem(body: dict[str, Any], depth: int = 0) -> str | None:
         holder = body.get(key)
         if isinstance(holder, dict):
             holder = holder.get("id")
-        if holder is not None and not isinstance(holder, str):
+        if holder is not None and not _is_slack_id(holder):
             return f"{key} is neither an id nor an object with one"
-    for key in _ID_STRINGS:
+    for key in _IDS:
+        if body.get(key) is not None and not _is_slack_id(body[key]):
+            return f"{key} is not an id"
+    for key in _STRINGS:
         if body.get(key) is not None and not isinstance(body[key], str):
             return f"{key} is not a string"
     for key in _NESTED:
@@ -175,7 +180,8 @@ def _envelope_problem(body: dict[str, Any], depth: int = 0) -> str | None:
     if response_urls is not None and not (isinstance(response_urls, list) and all(
             isinstance(u, dict) and isinstance(u.get("response_url"), str) for u in response_urls)):
         return "response_urls is not a list of response URLs"
-    if "command" in body and not all(isinstance(body.get(key), str) for key in ("user_id", "channel_id")):
+    if "command" in body and not all(_is_slack_id(body.get(key), or_empty=False)
+                                     for key in ("user_id", "channel_id")):
         return "a slash command without its user or channel"
     kind = body.get("type")
     if kind == "event_callback" and not isinstance((body.get("event") or {}).get("type"), str):
@@ -192,6 +198,11 @@ def _envelope_problem(body: dict[str, Any], depth: int = 0) -> str | None:
     if kind in ("shortcut", "message_action") and not isinstance(body.get("callback_id"), str):
         return f"a {kind} without a callback_id"
     return None
+
+
+def _is_slack_id(value: object, *, or_empty: bool = True) -> bool:
+    """An id as Slack writes it; Slack leaves some empty (an enterprise's, outside Enterprise Grid)."""
+    return isinstance(value, str) and ((or_empty and value == "") or SLACK_ID.fullmatch(value) is not None)
 
 
 def _plain(start_response: StartResponse, status: str, message: str) -> Iterable[bytes]:

@@ -99,6 +99,12 @@ MISSHAPEN = {
                                "response_urls": [5]},
     "shortcut-without-callback": {"type": "message_action", "team": {"id": "T0EVENTBOT"}},
     "command-without-channel": {"command": "/ask", "team_id": "T0EVENTBOT", "user_id": "U0ATTEND01"},
+    # Ids go on to columns of 32 characters: PostgreSQL refuses a longer one as it is stored.
+    "command-user-too-long": {"command": "/ask", "team_id": "T0EVENTBOT", "user_id": "U" * 33,
+                              "channel_id": "C0PROVCOLL"},
+    "command-user-empty": {"command": "/ask", "team_id": "T0EVENTBOT", "user_id": "", "channel_id": "C0PROVCOLL"},
+    "event-user-not-an-id": {"type": "event_callback", "team_id": "T0EVENTBOT",
+                             "event": {"type": "member_joined_channel", "user": "<@U1>", "channel": "C0PROVCOLL"}},
 }
 
 
@@ -148,4 +154,5 @@ def test_whatever_else_bolt_trips_on_is_a_400_not_a_500(wsgi: EventbotWsgi, monk
     status, answer = post(wsgi, CHALLENGE)
     assert status.startswith("400"), (status, answer)
     assert [r.getMessage() for r in caplog.records if r.name == "bot.web"] == [
-        "refused a request to /slack/events that Bolt could not read: TypeError: argument of type 'int' is not iterable"]
+        ("refused a request to /slack/events that Bolt could not read: "
+         "TypeError: argument of type 'int' is not iterable")]
