@@ -67,7 +67,8 @@ def open_more_form(ack: Ack, body: dict, action: dict, context: BoltContext, cli
     """The card's overflow menu (Dismiss… or Merge into…) and the approval request's Dismiss…, behind a modal."""
     ack()
     with answering_problems(respond):
-        choice = "dismiss" if action["action_id"] == question_blocks.DISMISS else payloads.selected_value(action).partition(":")[0]
+        choice = ("dismiss" if action["action_id"] == question_blocks.DISMISS
+                  else payloads.selected_value(action).partition(":")[0])
         if choice not in ("dismiss", "merge"):
             raise payloads.OutOfDate("that menu has no such choice")
         card, candidates = questions_slack.card_to_moderate(

@@ -72,7 +72,8 @@ def on_message(event: dict, context: BoltContext) -> None:
         delete_reply(event, context)
 
 
-def open_share_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+def open_share_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient,
+                    respond: Respond) -> None:
     ack()
     with answering_problems(respond):
         prompt = reflections_slack.prompt_by_id(context["database"], workspace_id=context["workspace_id"],

@@ -35,7 +35,8 @@ def save_remind_form(ack: Ack, body: dict, view: dict, context: BoltContext, cli
         channel_id = payloads.slack_id(metadata["channel_id"], what="channel it is for")
         user_id = payloads.user_id(body)
         saved = reminders_slack.save_form(
-            context["database"], workspace_id=context["workspace_id"], event_id=payloads.positive_id(metadata["event_id"]),
+            context["database"], workspace_id=context["workspace_id"],
+            event_id=payloads.positive_id(metadata["event_id"]),
             reminder_id=payloads.optional_id(metadata.get("reminder_id")), slack_user_id=user_id,
             form=reminders.ReminderForm(**reminder_blocks.form_values(payloads.form_values(view))), now=utcnow(),
         )

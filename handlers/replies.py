@@ -76,7 +76,7 @@ class _EphemeralInstead:
              message=messages.Message(text=message.get("text") or "", blocks=message.get("blocks") or []))
 
 
-def _respond_where_possible(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's name
+def _respond_where_possible(context: BoltContext, next: Callable[[], None]) -> None:
     if not context.response_url:
         context["respond"] = _EphemeralInstead(context.client, channel_id=context.channel_id,
                                                user_id=context.user_id)

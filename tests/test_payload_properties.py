@@ -57,7 +57,7 @@ from tests.slackdouble import SlackDouble
 from tests.slackdouble.blockkit import validate_blocks
 from tests.slackdouble.driver import AppResponse
 from tests.slackdouble.signing import signature_headers
-from tests.test_running_a_session import channel_texts, chair, run_cli
+from tests.test_running_a_session import chair, channel_texts, run_cli
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])

@@ -12,7 +12,8 @@ from handlers import payloads
 from handlers.payloads import OutOfDate
 
 
-@pytest.mark.parametrize(("value", "expected"), [(1, 1), ("42", 42), (MAX_ROW_ID, MAX_ROW_ID), (str(MAX_ROW_ID), MAX_ROW_ID)])
+@pytest.mark.parametrize(("value", "expected"),
+                         [(1, 1), ("42", 42), (MAX_ROW_ID, MAX_ROW_ID), (str(MAX_ROW_ID), MAX_ROW_ID)])
 def test_a_row_id_is_a_number_or_its_digits(value: object, expected: int) -> None:
     assert payloads.positive_id(value) == expected
 
