@@ -21,13 +21,14 @@ from bot.errors import DatabaseUnavailable, NotYet
 from bot.outbox import Kind
 from bot.questions import posts as question_posts
 from bot.questions.votes import VoteRecorder
-from bot.redeliveries import already_handled, claim_event
+from bot.redeliveries import already_handled, claim_event, is_event_id
 from bot.reminders import posts as reminder_posts
 from bot.run_of_show import posts as run_of_show_posts
 from bot.slack.client import make_web_client
 from bot.slack.messages import not_set_up_here, notice, something_went_wrong
 from bot.slack.sender import Sender
-from bot.workspaces import ensure_workspace, find_workspace
+from bot.slack.views import notice_modal
+from bot.workspaces import ensure_workspace, find_workspace, is_team_id
 
 logger = logging.getLogger(__name__)
 
@@ -111,18 +112,21 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
         context["database"] = database
         context["votes"] = runtime.votes()
         team_id = context.team_id or context.enterprise_id
-        if team_id:
-            if team_id not in workspace_ids:
-                with unit_of_work(database) as session:
-                    # Only the token's own team gets a row on first contact. A request Bolt did not
-                    # check against the token belongs to a workspace we already serve, or to none.
-                    workspace = (ensure_workspace(session, team_id=team_id, enterprise_id=context.enterprise_id)
-                                 if by_token else find_workspace(session, team_id=team_id))
-                if workspace is None:
-                    logger.warning("ignored a request from %s: eventbot does not serve that workspace", team_id)
-                    return _nothing_done(body)
-                workspace_ids[team_id] = workspace.id
-            context["workspace_id"] = workspace_ids[team_id]
+        if not is_team_id(team_id):
+            # Every listener works inside a workspace; Slack names one in everything it sends.
+            logger.warning("ignored a %s that names no workspace", body.get("type") or body.get("command") or "request")
+            return _nothing_done(body)
+        if team_id not in workspace_ids:
+            with unit_of_work(database) as session:
+                # Only the token's own team gets a row on first contact. A request Bolt did not
+                # check against the token belongs to a workspace we already serve, or to none.
+                workspace = (ensure_workspace(session, team_id=team_id, enterprise_id=context.enterprise_id)
+                             if by_token else find_workspace(session, team_id=team_id))
+            if workspace is None:
+                logger.warning("ignored a request from %s: eventbot does not serve that workspace", team_id)
+                return _nothing_done(body)
+            workspace_ids[team_id] = workspace.id
+        context["workspace_id"] = workspace_ids[team_id]
         return next()
 
     return attach_database
@@ -131,6 +135,10 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
 def _nothing_done(body: dict) -> BoltResponse:
     if body.get("command"):
         return BoltResponse(status=200, body=not_set_up_here().as_ephemeral())
+    if body.get("type") == "view_submission":
+        # An empty answer would close the form as if it had been saved.
+        return BoltResponse(status=200, body={"response_action": "update",
+                                              "view": notice_modal(not_set_up_here())})
     return BoltResponse(status=200, body="")
 
 
@@ -156,7 +164,7 @@ def _another_install(context: BoltContext, ours: AuthorizeResult) -> str | None:
 def _skip_redelivered_events(database: Database):  # type: ignore[no-untyped-def]
     def skip_redelivered_events(body: dict, context: BoltContext, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
+        if is_event_id(event_id):
             with unit_of_work(database) as session:
                 first_time = claim_event(session, event_id=event_id, team_id=context.team_id)
             if not first_time:
@@ -182,7 +190,7 @@ def _store_events_before_answering(database: Database, listeners: dict[str, Call
         listener = listeners.get((event or {}).get("type", ""))
         if listener is None:
             return next()
-        event_id = body.get("event_id")
+        event_id = body.get("event_id") if is_event_id(body.get("event_id")) else None
         try:
             if event_id:
                 with unit_of_work(database) as session:

@@ -8,6 +8,7 @@ database (SQLite forgets offsets, so `UTCDateTime` puts them back).
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,6 +40,13 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# Every primary key is an `Integer`: 4 bytes on PostgreSQL. A larger id names no row, and one past
+# 2**63 is an error on both databases rather than nothing found, so ids read from outside are
+# checked against this first.
+MAX_ROW_ID = 2**31 - 1
+# A Slack id (a team's, user's, channel's) as Slack writes it and as the String(32) columns hold it.
+SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeGuard
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +14,15 @@ from bot.models import ProcessedSlackEvent
 
 # Slack retries for a few minutes at most; a day leaves a wide margin and a small table.
 KEEP_PROCESSED_IDS_FOR = timedelta(days=1)
+
+
+# `processed_slack_events.event_id` holds this many characters; Slack's ids are a dozen or so.
+MAX_EVENT_ID_LENGTH = 64
+
+
+def is_event_id(value: object) -> TypeGuard[str]:
+    """Whether a request's `event_id` is one this table can hold; any other is treated as absent."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_EVENT_ID_LENGTH
 
 
 def claim_event(session: Session, *, event_id: str, team_id: str | None) -> bool:

@@ -18,6 +18,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 
 from bot.db import database_answers
+from bot.models import SLACK_ID
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,14 @@ class EventbotWsgi:
                 return _plain(start_response, refusal.status, str(refusal))
             # Bolt reads the body again, from the start.
             environ["wsgi.input"] = io.BytesIO(raw)
+            try:
+                return self.slack(environ, start_response)
+            except Exception as error:  # noqa: BLE001 - whatever else Bolt trips on is the request's fault
+                # Bolt reads the ids out of the body before any listener or error handler runs; a
+                # shape the check above did not foresee would end as a 500, which Slack retries.
+                logger.warning("refused a request to %s that Bolt could not read: %s: %s", SLACK_PATH,
+                               type(error).__name__, str(error)[:200])
+                return _plain(start_response, "400 Bad Request", "the body is not shaped as Slack sends it")
         return self.slack(environ, start_response)
 
     def _checked_body(self, environ: dict[str, Any]) -> bytes:
@@ -82,8 +91,12 @@ class EventbotWsgi:
         # WSGI hands header values over as latin-1 text, so this gives back the bytes that were sent.
         if not hmac.compare_digest(expected, signature.encode("latin-1", "replace")):
             raise Refused("401 Unauthorized", "the request is not signed by Slack (the signature does not match)")
-        if not isinstance(_parsed_as_bolt_does(raw, environ.get("CONTENT_TYPE")), dict):
+        body = _parsed_as_bolt_does(raw, environ.get("CONTENT_TYPE"))
+        if not isinstance(body, dict):
             raise Refused("400 Bad Request", "the body is neither form data nor a JSON object")
+        problem = _envelope_problem(body)
+        if problem:
+            raise Refused("400 Bad Request", f"the body is not shaped as Slack sends it: {problem}")
         return raw
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
@@ -116,6 +129,80 @@ def _parsed_as_bolt_does(raw: bytes, content_type: str | None) -> object:
         # UnicodeDecodeError and JSONDecodeError are ValueErrors; JSON nested deeply enough
         # exhausts the parser's recursion.
         return None
+
+
+# Where Slack names a team, user, channel or enterprise, Bolt reads a string or an object holding
+# one under "id", and expects a string under the other keys; anything else makes it raise before
+# any listener runs. It looks for them at the top and inside the nested objects. The ids go on to
+# the database, whose columns hold them as Slack writes them.
+_ID_HOLDERS = ("team", "user", "channel", "enterprise")
+_IDS = ("team_id", "user_id", "channel_id", "enterprise_id", "app_installed_team_id")
+_STRINGS = ("event_id", "thread_ts", "response_url", "trigger_id", "type", "subtype", "command", "callback_id")
+_NESTED = ("event", "message", "previous_message", "item", "assistant_thread", "view")
+
+
+def _envelope_problem(body: dict[str, Any], depth: int = 0) -> str | None:
+    """What in a body Bolt (or eventbot's middleware) cannot read, or None: Slack's own shapes pass.
+
+    Bolt dispatches on `type` and takes `event`, `actions[0]`, `view` and the ids for granted.
+    """
+    for key in _ID_HOLDERS:
+        holder = body.get(key)
+        if isinstance(holder, dict):
+            holder = holder.get("id")
+        if holder is not None and not _is_slack_id(holder):
+            return f"{key} is neither an id nor an object with one"
+    for key in _IDS:
+        if body.get(key) is not None and not _is_slack_id(body[key]):
+            return f"{key} is not an id"
+    for key in _STRINGS:
+        if body.get(key) is not None and not isinstance(body[key], str):
+            return f"{key} is not a string"
+    for key in _NESTED:
+        inner = body.get(key)
+        if inner is None:
+            continue
+        if not isinstance(inner, dict):
+            return f"{key} is not an object"
+        problem = _envelope_problem(inner, depth + 1) if depth < 2 else None
+        if problem:
+            return f"{key}: {problem}"
+    if depth > 0:
+        return None
+    authorizations = body.get("authorizations")
+    if authorizations is not None:
+        if not isinstance(authorizations, list) or not all(isinstance(a, dict) for a in authorizations):
+            return "authorizations is not a list of objects"
+        problem = _envelope_problem(authorizations[0], depth + 1) if authorizations else None
+        if problem:
+            return f"authorizations: {problem}"
+    response_urls = body.get("response_urls")
+    if response_urls is not None and not (isinstance(response_urls, list) and all(
+            isinstance(u, dict) and isinstance(u.get("response_url"), str) for u in response_urls)):
+        return "response_urls is not a list of response URLs"
+    if "command" in body and not all(_is_slack_id(body.get(key), or_empty=False)
+                                     for key in ("user_id", "channel_id")):
+        return "a slash command without its user or channel"
+    kind = body.get("type")
+    if kind == "event_callback" and not isinstance((body.get("event") or {}).get("type"), str):
+        return "an event_callback without an event type"
+    if kind == "block_actions":
+        actions = body.get("actions")
+        if not (isinstance(actions, list) and actions
+                and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)):
+            return "block_actions without actions"
+    if kind in ("view_submission", "view_closed"):
+        view = body.get("view") or {}
+        if not (isinstance(view.get("callback_id"), str) and isinstance(view.get("type"), str)):
+            return f"a {kind} without a view"
+    if kind in ("shortcut", "message_action") and not isinstance(body.get("callback_id"), str):
+        return f"a {kind} without a callback_id"
+    return None
+
+
+def _is_slack_id(value: object, *, or_empty: bool = True) -> bool:
+    """An id as Slack writes it; Slack leaves some empty (an enterprise's, outside Enterprise Grid)."""
+    return isinstance(value, str) and ((or_empty and value == "") or SLACK_ID.fullmatch(value) is not None)
 
 
 def _plain(start_response: StartResponse, status: str, message: str) -> Iterable[bytes]:

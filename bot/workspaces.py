@@ -8,7 +8,12 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import Workspace
+from bot.models import SLACK_ID, Workspace
+
+
+def is_team_id(value: object) -> bool:
+    """Whether a value read from a request can be a team's id; a number or a list would fail in SQL."""
+    return isinstance(value, str) and SLACK_ID.fullmatch(value) is not None
 
 
 def find_workspace(session: Session, *, team_id: str) -> Workspace | None:

@@ -14,6 +14,7 @@ from handlers import (
     moderating,
     reflecting,
     reminding,
+    replies,
     setting_up,
     speaking,
     uninstalling,
@@ -26,6 +27,7 @@ STORED_EVENTS = {"message": reflecting.on_message, "member_joined_channel": join
 
 
 def register_all(app: App) -> None:
+    replies.register(app)
     event_command.register(app)
     setting_up.register(app)
     asking.register(app)

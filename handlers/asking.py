@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -13,9 +12,9 @@ from bot.errors import UserError
 from bot.models import QuestionStatus
 from bot.questions import blocks as question_blocks
 from bot.questions import slack as questions_slack
-from bot.slack import messages, views
-from handlers import speaking
-from handlers.replies import answering_problems
+from bot.slack import messages
+from handlers import payloads, speaking
+from handlers.replies import answering_problems, open_form, tell
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClien
         speaking.raise_hand(ack, command, context, client, respond)
         return
     if not text:
-        _open_ask_form(ack, command, context, client)
+        _open_ask_form(ack, command, context, client, respond)
         return
     # Checked before the ack, stored after it: the asker hears at once whether their question is
     # fine, the writes do not hold up the acknowledgement in a burst, and "posted" is said only
@@ -54,7 +53,7 @@ def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClien
         respond(_confirmation(question.status).as_ephemeral())
 
 
-def _open_ask_form(ack: Ack, command: dict, context: BoltContext, client: WebClient) -> None:
+def _open_ask_form(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     try:
         presenters = questions_slack.presenters_of(context["database"], workspace_id=context["workspace_id"],
                                                    channel_id=command["channel_id"])
@@ -62,15 +61,15 @@ def _open_ask_form(ack: Ack, command: dict, context: BoltContext, client: WebCli
         ack(messages.notice(str(error)).as_ephemeral())
         return
     ack()
-    client.views_open(trigger_id=command["trigger_id"],
-                      view=question_blocks.ask_form(channel_id=command["channel_id"], presenters=presenters))
+    open_form(client, respond, trigger_id=command.get("trigger_id"),
+              view=question_blocks.ask_form(channel_id=command["channel_id"], presenters=presenters))
 
 
 def submit_ask_form(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
-    values = views.submitted_values(view)
-    channel_id = json.loads(view.get("private_metadata") or "{}")["channel_id"]
-    user_id = body["user"]["id"]
     try:
+        channel_id = payloads.slack_id(payloads.metadata(view, "channel_id")["channel_id"], what="channel it is for")
+        user_id = payloads.user_id(body)
+        values = payloads.form_values(view)
         question = questions_slack.ask(
             context["database"], workspace_id=context["workspace_id"], channel_id=channel_id, asker_slack_id=user_id,
             text=values.get("question") or "", anonymous="anonymous" in (values.get("anonymous") or []),
@@ -80,22 +79,22 @@ def submit_ask_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
         ack(response_action="errors", errors={"question": str(error)})
         return
     ack()
-    client.chat_postEphemeral(channel=channel_id, user=user_id, **_confirmation(status).as_post())
+    tell(client, channel_id=channel_id, user_id=user_id, message=_confirmation(status))
 
 
 def add_message_as_question(ack: Ack, shortcut: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
-    message = shortcut.get("message") or {}
-    channel_id = (shortcut.get("channel") or {}).get("id", "")
-    if not message.get("user") or message.get("bot_id"):
+    message = shortcut.get("message")
+    if not isinstance(message, dict) or not message.get("user") or message.get("bot_id"):
         respond(messages.notice("Only a person's message can become a question.").as_ephemeral())
         return
     with answering_problems(respond):
+        asker = payloads.slack_id(message.get("user"), what="person wrote the message")
         questions_slack.ask(
-            context["database"], workspace_id=context["workspace_id"], channel_id=channel_id,
-            asker_slack_id=message["user"], text=message.get("text") or "", source_message_ts=message.get("ts"),
-            now=utcnow())
-        respond(messages.ok(f"Added as a question, credited to <@{message['user']}>.").as_ephemeral())
+            context["database"], workspace_id=context["workspace_id"], channel_id=payloads.channel_id(shortcut),
+            asker_slack_id=asker, text=payloads.text(message.get("text")),
+            source_message_ts=payloads.message_ts(message.get("ts")), now=utcnow())
+        respond(messages.ok(f"Added as a question, credited to <@{asker}>.").as_ephemeral())
 
 
 def register(app: App) -> None:

@@ -22,6 +22,7 @@ from bot.questions.digest_blocks import (
 from bot.slack import messages
 from bot.slack.dm import send_to_dm
 from bot.slack.text import escape
+from handlers import payloads
 from handlers.replies import answering_problems
 
 PAGE_ACTIONS = re.compile(f"^({re.escape(PREVIOUS_PAGE_ACTION)}|{re.escape(NEXT_PAGE_ACTION)})$")
@@ -43,8 +44,8 @@ def _checked_request(body: dict, action: dict, context: BoltContext) -> DigestRe
     """The button's request, once the clicker is known to be a chair or organiser of its event."""
     request = DigestRequest.from_value(action.get("value"))
     questions_slack.require_digest_reader(
-        context["database"], workspace_id=context["workspace_id"], event_id=request.event_id,
-        slack_user_id=body["user"]["id"],
+        context["database"], workspace_id=context["workspace_id"], event_id=payloads.positive_id(request.event_id),
+        slack_user_id=payloads.user_id(body),
     )
     return request
 
@@ -67,7 +68,7 @@ def export_csv(ack: Ack, body: dict, action: dict, context: BoltContext, client:
         count = found.question_count
         what = "every question" if request.status_filter is StatusFilter.ALL else f"the {filter_name} questions"
         send_to_dm(
-            client, user_id=body["user"]["id"],
+            client, user_id=payloads.user_id(body),
             filename=f"questions-event-{request.event_id}-{request.status_filter.value}.csv",
             content=csv_text, title=f"Questions: {found.title} ({filter_name})",
             comment=f"{count} {filter_name} question{'' if count == 1 else 's'} from {escape(found.title)}.",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
@@ -12,10 +10,10 @@ from bot.errors import UserError
 from bot.questions import follow_up_blocks
 from bot.questions import slack as questions_slack
 from bot.questions.follow_ups import ledger_csv
-from bot.slack import views
 from bot.slack.dm import send_to_dm
 from bot.slack.text import escape
-from handlers.replies import answering_problems
+from handlers import payloads
+from handlers.replies import answering_problems, open_form
 
 
 def show_follow_ups(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -37,8 +35,9 @@ def open_hand_over_form(ack: Ack, body: dict, action: dict, context: BoltContext
     ack()
     with answering_problems(respond):
         card = questions_slack.card_to_follow_up(context["database"], workspace_id=context["workspace_id"],
-                                                 question_id=int(action["value"]), slack_user_id=body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"], view=follow_up_blocks.hand_over_form(card))
+                                                 question_id=payloads.positive_id(action.get("value")),
+                                                 slack_user_id=payloads.user_id(body))
+        open_form(client, respond, trigger_id=body.get("trigger_id"), view=follow_up_blocks.hand_over_form(card))
 
 
 def open_decline_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient,
@@ -46,16 +45,17 @@ def open_decline_form(ack: Ack, body: dict, action: dict, context: BoltContext, 
     ack()
     with answering_problems(respond):
         card = questions_slack.card_to_follow_up(context["database"], workspace_id=context["workspace_id"],
-                                                 question_id=int(action["value"]), slack_user_id=body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"], view=follow_up_blocks.decline_form(card))
+                                                 question_id=payloads.positive_id(action.get("value")),
+                                                 slack_user_id=payloads.user_id(body))
+        open_form(client, respond, trigger_id=body.get("trigger_id"), view=follow_up_blocks.decline_form(card))
 
 
 def submit_hand_over(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
     try:
         questions_slack.hand_over(
             context["database"], workspace_id=context["workspace_id"],
-            question_id=int(json.loads(view.get("private_metadata") or "{}")["question_id"]),
-            by_slack_id=body["user"]["id"], to_slack_id=views.submitted_values(view).get("to") or "", now=utcnow())
+            question_id=payloads.positive_id(payloads.metadata(view, "question_id")["question_id"]),
+            by_slack_id=payloads.user_id(body), to_slack_id=payloads.form_values(view).get("to") or "", now=utcnow())
     except UserError as error:
         ack(response_action="errors", errors={"to": str(error)})
         return
@@ -66,8 +66,8 @@ def submit_decline(ack: Ack, body: dict, view: dict, context: BoltContext) -> No
     try:
         questions_slack.decline(
             context["database"], workspace_id=context["workspace_id"],
-            question_id=int(json.loads(view.get("private_metadata") or "{}")["question_id"]),
-            by_slack_id=body["user"]["id"], reason=views.submitted_values(view).get("reason") or "", now=utcnow())
+            question_id=payloads.positive_id(payloads.metadata(view, "question_id")["question_id"]),
+            by_slack_id=payloads.user_id(body), reason=payloads.form_values(view).get("reason") or "", now=utcnow())
     except UserError as error:
         ack(response_action="errors", errors={"reason": str(error)})
         return

@@ -8,11 +8,13 @@ from __future__ import annotations
 from slack_bolt import BoltContext
 
 from bot.events import slack as events_slack
+from handlers import payloads
 
 
 def join_channel(event: dict, context: BoltContext) -> None:
     if event.get("user") == context.bot_user_id:
         return
-    events_slack.enrol_joiner(context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"],
-                        slack_user_id=event["user"])
-
+    with payloads.ignoring_malformed("a member_joined_channel event"):
+        events_slack.enrol_joiner(context["database"], workspace_id=context["workspace_id"],
+                                  channel_id=payloads.slack_id(event.get("channel"), what="channel"),
+                                  slack_user_id=payloads.slack_id(event.get("user"), what="person"))

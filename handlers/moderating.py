@@ -3,7 +3,6 @@ dismiss, merge, approve, and naming moderators."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -14,14 +13,18 @@ from bot.errors import UserError
 from bot.questions import blocks as question_blocks
 from bot.questions import rules as questions
 from bot.questions import slack as questions_slack
-from bot.slack import messages, views
-from handlers.replies import answering_problems
+from bot.slack import messages
+from handlers import payloads
+from handlers.replies import answering_problems, open_form
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def _question_id(action: dict) -> int:
-    return int(action.get("value") or action["selected_option"]["value"].split(":", 1)[1])
+    """A card's buttons carry the question id; its overflow menu "dismiss:<id>" or "merge:<id>"."""
+    if "value" in action:
+        return payloads.positive_id(action["value"])
+    return payloads.positive_id(payloads.selected_value(action).partition(":")[2])
 
 
 def _change_and_redraw(change, body: dict, action: dict, context: BoltContext, client: WebClient,  # type: ignore[no-untyped-def]
@@ -29,7 +32,7 @@ def _change_and_redraw(change, body: dict, action: dict, context: BoltContext, c
     """Apply a one-click moderation (`change` is a rules function) and redraw the card."""
     with answering_problems(respond):
         questions_slack.moderate(context["database"], change, workspace_id=context["workspace_id"],
-                                 question_id=_question_id(action), by_slack_id=body["user"]["id"], now=utcnow())
+                                 question_id=_question_id(action), by_slack_id=payloads.user_id(body), now=utcnow())
 
 
 def mark_answered_live(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -45,9 +48,10 @@ def keep_for_follow_up(ack: Ack, body: dict, action: dict, context: BoltContext,
 def approve(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
+        chair = payloads.user_id(body)
         questions_slack.approve(context["database"], workspace_id=context["workspace_id"],
-                                question_id=_question_id(action), by_slack_id=body["user"]["id"], now=utcnow())
-        respond({**messages.ok(f"Approved by <@{body['user']['id']}>: it is now in the channel.").as_ephemeral(),
+                                question_id=_question_id(action), by_slack_id=chair, now=utcnow())
+        respond({**messages.ok(f"Approved by <@{chair}>: it is now in the channel.").as_ephemeral(),
                  "replace_original": True})
 
 
@@ -55,34 +59,39 @@ def open_answer_form(ack: Ack, body: dict, action: dict, context: BoltContext, c
     ack()
     with answering_problems(respond):
         card = questions_slack.card_to_answer(context["database"], workspace_id=context["workspace_id"],
-                                              question_id=_question_id(action), slack_user_id=body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"], view=question_blocks.answer_form(card))
+                                              question_id=_question_id(action), slack_user_id=payloads.user_id(body))
+        open_form(client, respond, trigger_id=body.get("trigger_id"), view=question_blocks.answer_form(card))
 
 
 def open_more_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     """The card's overflow menu (Dismiss… or Merge into…) and the approval request's Dismiss…, behind a modal."""
     ack()
-    choice = "dismiss" if action["action_id"] == question_blocks.DISMISS else action["selected_option"]["value"].split(":", 1)[0]
     with answering_problems(respond):
+        choice = ("dismiss" if action["action_id"] == question_blocks.DISMISS
+                  else payloads.selected_value(action).partition(":")[0])
+        if choice not in ("dismiss", "merge"):
+            raise payloads.OutOfDate("that menu has no such choice")
         card, candidates = questions_slack.card_to_moderate(
             context["database"], workspace_id=context["workspace_id"], question_id=_question_id(action),
-            slack_user_id=body["user"]["id"])
+            slack_user_id=payloads.user_id(body))
         if choice == "merge":
             if not candidates:
                 raise questions.QuestionError("There is no other open question to merge this one into.")
             view = question_blocks.merge_form(card, candidates)
         else:
             view = question_blocks.dismiss_form(card)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        open_form(client, respond, trigger_id=body.get("trigger_id"), view=view)
+
+
+def _submitted_question_id(view: dict) -> int:
+    return payloads.positive_id(payloads.metadata(view, "question_id")["question_id"])
 
 
 def submit_answer(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
-    question_id = json.loads(view["private_metadata"])["question_id"]
-    answerer = body["user"]["id"]
     try:
-        questions_slack.answer(context["database"], workspace_id=context["workspace_id"], question_id=question_id,
-                               by_slack_id=answerer, text=views.submitted_values(view).get("answer") or "",
-                               now=utcnow())
+        questions_slack.answer(context["database"], workspace_id=context["workspace_id"],
+                               question_id=_submitted_question_id(view), by_slack_id=payloads.user_id(body),
+                               text=payloads.form_values(view).get("answer") or "", now=utcnow())
     except UserError as error:
         ack(response_action="errors", errors={"answer": str(error)})
         return
@@ -90,11 +99,10 @@ def submit_answer(ack: Ack, body: dict, view: dict, context: BoltContext, client
 
 
 def submit_dismissal(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
-    question_id = json.loads(view["private_metadata"])["question_id"]
-    reason = views.submitted_values(view).get("reason") or ""
     try:
-        questions_slack.dismiss(context["database"], workspace_id=context["workspace_id"], question_id=question_id,
-                                by_slack_id=body["user"]["id"], reason=reason, now=utcnow())
+        questions_slack.dismiss(context["database"], workspace_id=context["workspace_id"],
+                                question_id=_submitted_question_id(view), by_slack_id=payloads.user_id(body),
+                                reason=payloads.form_values(view).get("reason") or "", now=utcnow())
     except UserError as error:
         ack(response_action="errors", errors={"reason": str(error)})
         return
@@ -102,11 +110,11 @@ def submit_dismissal(ack: Ack, body: dict, view: dict, context: BoltContext, cli
 
 
 def submit_merge(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
-    question_id = json.loads(view["private_metadata"])["question_id"]
-    into = views.submitted_values(view).get("into")
     try:
-        questions_slack.merge(context["database"], workspace_id=context["workspace_id"], question_id=question_id,
-                              into_question_id=int(into or 0), by_slack_id=body["user"]["id"], now=utcnow())
+        questions_slack.merge(context["database"], workspace_id=context["workspace_id"],
+                              question_id=_submitted_question_id(view),
+                              into_question_id=payloads.positive_id(payloads.form_values(view).get("into")),
+                              by_slack_id=payloads.user_id(body), now=utcnow())
     except UserError as error:
         ack(response_action="errors", errors={"into": str(error)})
         return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
@@ -13,9 +11,8 @@ from bot.events import slack as events_slack
 from bot.reflections import blocks as reflection_blocks
 from bot.reflections import slack as reflections_slack
 from bot.reflections.blocks import SHARE_REFLECTION_ACTION
-from bot.reflections.rules import ReflectionError
-from bot.slack import messages, views
-from handlers.replies import answering_problems
+from handlers import payloads
+from handlers.replies import answering_problems, open_form
 
 
 def _from_a_person(message: dict, context: BoltContext) -> bool:
@@ -29,27 +26,35 @@ def reply_in_thread(event: dict, context: BoltContext) -> None:
     thread_ts = event.get("thread_ts")
     if not thread_ts or thread_ts == event.get("ts") or not _from_a_person(event, context):
         return
-    reflections_slack.record_thread_reply(
-            context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"], thread_ts=thread_ts,
-            message_ts=event["ts"], slack_user_id=event["user"], text=event.get("text") or "",
+    with payloads.ignoring_malformed("a thread reply"):
+        reflections_slack.record_thread_reply(
+            context["database"], workspace_id=context["workspace_id"],
+            channel_id=payloads.slack_id(event.get("channel"), what="channel"),
+            thread_ts=payloads.message_ts(thread_ts), message_ts=payloads.message_ts(event.get("ts")),
+            slack_user_id=payloads.slack_id(event.get("user"), what="person"), text=payloads.text(event.get("text")),
         )
 
 
 def edit_reply(event: dict, context: BoltContext) -> None:
     """Slack reports a reply sent to the channel as changed once just after it is posted, unedited;
     the rules see the same text and change nothing."""
-    message = event.get("message") or {}
-    if not _from_a_person(message, context):
+    message = event.get("message")
+    if not isinstance(message, dict) or not _from_a_person(message, context):
         return
-    reflections_slack.edit_thread_reply(
-            context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"],
-            message_ts=message["ts"], text=message.get("text") or "",
+    with payloads.ignoring_malformed("an edited message"):
+        reflections_slack.edit_thread_reply(
+            context["database"], workspace_id=context["workspace_id"],
+            channel_id=payloads.slack_id(event.get("channel"), what="channel"),
+            message_ts=payloads.message_ts(message.get("ts")), text=payloads.text(message.get("text")),
         )
 
 
 def delete_reply(event: dict, context: BoltContext) -> None:
-    reflections_slack.delete_thread_reply(
-            context["database"], workspace_id=context["workspace_id"], channel_id=event["channel"], message_ts=event["deleted_ts"],
+    with payloads.ignoring_malformed("a deleted message"):
+        reflections_slack.delete_thread_reply(
+            context["database"], workspace_id=context["workspace_id"],
+            channel_id=payloads.slack_id(event.get("channel"), what="channel"),
+            message_ts=payloads.message_ts(event.get("deleted_ts")),
         )
 
 
@@ -69,28 +74,25 @@ def on_message(event: dict, context: BoltContext) -> None:
         delete_reply(event, context)
 
 
-def open_share_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
+def open_share_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient,
+                    respond: Respond) -> None:
     ack()
-    try:
+    with answering_problems(respond):
         prompt = reflections_slack.prompt_by_id(context["database"], workspace_id=context["workspace_id"],
-                                          prompt_id=int(action["value"]))
-    except (ReflectionError, ValueError):
-        client.chat_postEphemeral(channel=body["channel"]["id"], user=body["user"]["id"],
-                                  **messages.notice("That prompt no longer exists.").as_post())
-        return
-    client.views_open(trigger_id=body["trigger_id"], view=reflection_blocks.share_reflection(prompt))
+                                                prompt_id=payloads.positive_id(action.get("value")))
+        open_form(client, respond, trigger_id=body.get("trigger_id"), view=reflection_blocks.share_reflection(prompt))
 
 
 def save_shared_reflection(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
-    values = views.submitted_values(view)
-    metadata = json.loads(view.get("private_metadata") or "{}")
     try:
+        values = payloads.form_values(view)
         reflections_slack.share_privately(
-                context["database"], workspace_id=context["workspace_id"], prompt_id=int(metadata["prompt_id"]),
-                slack_user_id=body["user"]["id"], text=values.get("reflection") or "",
-                anonymous="anonymous" in (values.get("anonymous") or []),
-            )
-    except ReflectionError as error:
+            context["database"], workspace_id=context["workspace_id"],
+            prompt_id=payloads.positive_id(payloads.metadata(view, "prompt_id")["prompt_id"]),
+            slack_user_id=payloads.user_id(body), text=values.get("reflection") or "",
+            anonymous="anonymous" in (values.get("anonymous") or []),
+        )
+    except UserError as error:
         ack(response_action="errors", errors={"reflection": str(error)})
         return
     ack()
@@ -101,11 +103,11 @@ def open_share_picker(ack: Ack, body: dict, action: dict, context: BoltContext, 
     """A chair's "Choose reflections to share" (in the DM after the close)."""
     ack()
     with answering_problems(respond):
-        event_id = int(action["value"])
+        event_id = payloads.positive_id(action.get("value"))
         choices = reflections_slack.share_choices(context["database"], workspace_id=context["workspace_id"],
-                                                  event_id=event_id, slack_user_id=body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=reflection_blocks.share_picker(event_id=event_id, choices=choices))
+                                                  event_id=event_id, slack_user_id=payloads.user_id(body))
+        open_form(client, respond, trigger_id=body.get("trigger_id"),
+                  view=reflection_blocks.share_picker(event_id=event_id, choices=choices))
 
 
 def share_with_the_room(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -117,22 +119,23 @@ def share_with_the_room(ack: Ack, command: dict, context: BoltContext, client: W
             slack_user_id=command["user_id"], action="share reflections", include_closed=True)
         choices = reflections_slack.share_choices(context["database"], workspace_id=context["workspace_id"],
                                                   event_id=event_id, slack_user_id=command["user_id"])
-        client.views_open(trigger_id=command["trigger_id"],
-                          view=reflection_blocks.share_picker(event_id=event_id, choices=choices))
+        open_form(client, respond, trigger_id=command.get("trigger_id"),
+                  view=reflection_blocks.share_picker(event_id=event_id, choices=choices))
 
 
 def post_shared_reflections(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
-    values = views.submitted_values(view)
-    picked = [int(value) for block_id, chosen in values.items() if isinstance(chosen, list)
-              for value in chosen if str(value).isdigit()]
+    field = "reflection"
     try:
+        values = payloads.form_values(view)
+        field = next(iter(values), field)
+        picked = [payloads.positive_id(value) for chosen in values.values() if isinstance(chosen, list)
+                  for value in chosen]
         reflections_slack.share_with_the_room(
             context["database"], workspace_id=context["workspace_id"],
-            event_id=int(json.loads(view.get("private_metadata") or "{}").get("event_id", 0)),
-            slack_user_id=body["user"]["id"], reflection_ids=picked, now=utcnow())
+            event_id=payloads.positive_id(payloads.metadata(view, "event_id")["event_id"]),
+            slack_user_id=payloads.user_id(body), reflection_ids=picked, now=utcnow())
     except UserError as error:
-        first = next(iter(values), "reflection")
-        ack(response_action="errors", errors={first: str(error)})
+        ack(response_action="errors", errors={field: str(error)})
         return
     ack()
 

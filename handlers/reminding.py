@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -15,7 +14,8 @@ from bot.events.rules import FormProblems
 from bot.reminders import blocks as reminder_blocks
 from bot.reminders import rules as reminders
 from bot.reminders import slack as reminders_slack
-from handlers.replies import answering_problems
+from handlers import payloads
+from handlers.replies import answering_problems, open_form, tell
 
 logger = logging.getLogger(__name__)
 
@@ -25,17 +25,20 @@ def open_remind_form(ack: Ack, command: dict, context: BoltContext, client: WebC
     with answering_problems(respond):
         form = reminders_slack.form_context(context["database"], workspace_id=context["workspace_id"],
                                       channel_id=command["channel_id"], slack_user_id=command["user_id"])
-        client.views_open(trigger_id=command["trigger_id"],
-                          view=reminder_blocks.remind_modal(form, channel_id=command["channel_id"]))
+        open_form(client, respond, trigger_id=command.get("trigger_id"),
+                  view=reminder_blocks.remind_modal(form, channel_id=command["channel_id"]))
 
 
 def save_remind_form(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
-    metadata = reminder_blocks.metadata_of(view)
     try:
+        metadata = payloads.metadata(view, "channel_id", "event_id")
+        channel_id = payloads.slack_id(metadata["channel_id"], what="channel it is for")
+        user_id = payloads.user_id(body)
         saved = reminders_slack.save_form(
-            context["database"], workspace_id=context["workspace_id"], event_id=metadata["event_id"],
-            reminder_id=metadata.get("reminder_id"), slack_user_id=body["user"]["id"],
-            form=reminders.ReminderForm(**reminder_blocks.form_values(view)), now=utcnow(),
+            context["database"], workspace_id=context["workspace_id"],
+            event_id=payloads.positive_id(metadata["event_id"]),
+            reminder_id=payloads.optional_id(metadata.get("reminder_id")), slack_user_id=user_id,
+            form=reminders.ReminderForm(**reminder_blocks.form_values(payloads.form_values(view))), now=utcnow(),
         )
     except FormProblems as problems:
         ack(response_action="errors", errors=problems.problems)
@@ -44,8 +47,8 @@ def save_remind_form(ack: Ack, body: dict, view: dict, context: BoltContext, cli
         ack(response_action="errors", errors={"when": str(error)[:150]})
         return
     ack()
-    client.chat_postEphemeral(channel=metadata["channel_id"], user=body["user"]["id"],
-                              **reminder_blocks.saved(description=saved.description, changed=saved.changed).as_post())
+    tell(client, channel_id=channel_id, user_id=user_id,
+         message=reminder_blocks.saved(description=saved.description, changed=saved.changed))
 
 
 def list_reminders(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -59,8 +62,8 @@ def list_reminders(ack: Ack, command: dict, context: BoltContext, client: WebCli
 def cancel_from_list(ack: Ack, body: dict, action: dict, context: BoltContext, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        reminder_id = int(action["value"])
-        user = body["user"]["id"]
+        reminder_id = payloads.positive_id(action.get("value"))
+        user = payloads.user_id(body)
         reminders_slack.cancel(context["database"], workspace_id=context["workspace_id"], reminder_id=reminder_id,
                          slack_user_id=user, now=utcnow())
         event_id = reminders_slack.event_of_reminder(context["database"], reminder_id=reminder_id)
@@ -73,30 +76,31 @@ def change_from_list(ack: Ack, body: dict, action: dict, context: BoltContext, c
                      respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        channel_id = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
+        channel_id = payloads.channel_id(body)
         form = reminders_slack.form_context(context["database"], workspace_id=context["workspace_id"], channel_id=channel_id,
-                                      slack_user_id=body["user"]["id"], reminder_id=int(action["value"]))
-        client.views_open(trigger_id=body["trigger_id"], view=reminder_blocks.remind_modal(form, channel_id=channel_id))
+                                      slack_user_id=payloads.user_id(body),
+                                      reminder_id=payloads.positive_id(action.get("value")))
+        open_form(client, respond, trigger_id=body.get("trigger_id"),
+                  view=reminder_blocks.remind_modal(form, channel_id=channel_id))
 
 
 def say_completed(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient,
                   respond: Respond) -> None:
     ack()
-    user = body["user"]["id"]
     with answering_problems(respond):
-        event_id = int(json.loads(action.get("value") or "{}").get("event_id", 0))
+        user = payloads.user_id(body)
+        event_id = payloads.positive_id(payloads.fields(action.get("value"), "event_id")["event_id"])
         completion = reminders_slack.record_completion(context["database"], workspace_id=context["workspace_id"],
                                                  event_id=event_id, slack_user_id=user, now=utcnow())
-        container = body.get("container") or {}
-        channel_id, ts = container.get("channel_id", ""), container.get("message_ts")
-        message = body.get("message") or {}
+        channel_id = payloads.channel_id(body)
+        ts, blocks, text = payloads.clicked_message(body)
         if channel_id.startswith("D") and ts:
             # Their own DM: the buttons give way to a thank-you.
             client.chat_update(channel=channel_id, ts=ts, **reminder_blocks.completed_dm(
-                original_blocks=message.get("blocks"), text=message.get("text") or "Evaluation form").as_post())
+                original_blocks=blocks, text=text or "Evaluation form").as_post())
         else:
-            client.chat_postEphemeral(channel=channel_id, user=user,
-                                      **reminder_blocks.completion_noted(first_time=completion.first_time).as_post())
+            tell(client, channel_id=channel_id, user_id=user,
+                 message=reminder_blocks.completion_noted(first_time=completion.first_time))
 
 
 def open_form_link(ack: Ack) -> None:

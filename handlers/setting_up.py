@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections.abc import Callable
@@ -18,9 +17,10 @@ from bot.events import blocks as event_blocks
 from bot.events import rules as events
 from bot.events import slack as events_slack
 from bot.events.rules import FormProblems
-from bot.slack import messages, views
+from bot.slack import messages
 from bot.slack.text import escape, local_date_and_time
-from handlers.replies import answering_problems
+from handlers import payloads
+from handlers.replies import answering_problems, open_form, tell
 
 # Slack gives up on a form's submission after 3 seconds, and Bolt stops waiting for its answer then.
 # The checks before saving call Slack, which answers at once unless it is rate limiting us (the
@@ -66,14 +66,17 @@ def open_setup_form(ack: Ack, command: dict, context: BoltContext, client: WebCl
         defaults = (event_blocks.SetupDefaults.from_event(event, chairs=chairs, presenters=presenters)
                     if event is not None else event_blocks.SetupDefaults())
         today = utcnow().astimezone(ZoneInfo(defaults.timezone))
-        client.views_open(trigger_id=command["trigger_id"], view=event_blocks.event_setup(
+        open_form(client, respond, trigger_id=command.get("trigger_id"), view=event_blocks.event_setup(
             channel_id=command["channel_id"], event_id=event_id, defaults=defaults, today=today))
 
 
 def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
-    values = views.submitted_values(view)
-    metadata = json.loads(view.get("private_metadata") or "{}")
     try:
+        metadata = payloads.metadata(view, "channel_id")
+        channel_id = payloads.slack_id(metadata["channel_id"], what="channel it is for")
+        event_id = payloads.optional_id(metadata.get("event_id"))
+        user_id = payloads.user_id(body)
+        values = payloads.form_values(view)
         details = events.details_from_form(
             title=values.get("title"), date=values.get("date"), start=values.get("start"), end=values.get("end"),
             timezone=values.get("timezone"), evaluation_form_url=values.get("evaluation_form_url"),
@@ -81,12 +84,11 @@ def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
         )
         _within(SLACK_CHECKS_BUDGET_SECONDS, lambda: events_slack.check_before_saving(
             context["database"], client, who_may_organise=context[WHO_MAY_ORGANISE],
-            workspace_id=context["workspace_id"], channel_id=metadata["channel_id"],
-            event_id=metadata.get("event_id"), slack_user_id=body["user"]["id"],
+            workspace_id=context["workspace_id"], channel_id=channel_id, event_id=event_id, slack_user_id=user_id,
         ))
         event = events_slack.save_setup(
-            context["database"], workspace_id=context["workspace_id"], channel_id=metadata["channel_id"],
-            event_id=metadata.get("event_id"), slack_user_id=body["user"]["id"], details=details,
+            context["database"], workspace_id=context["workspace_id"], channel_id=channel_id,
+            event_id=event_id, slack_user_id=user_id, details=details,
         )
     except FormProblems as problems:
         ack(response_action="errors", errors=problems.problems)
@@ -95,14 +97,11 @@ def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
         ack(response_action="errors", errors={"title": str(error)})
         return
     ack()
-    client.chat_postEphemeral(
-        channel=metadata["channel_id"], user=body["user"]["id"],
-        **messages.ok(
-            f"*{escape(event.title)}* is set up for this channel, "
-            f"{local_date_and_time(event.starts_at, timezone=event.timezone)}. "
-            "It starts on its own at that time, or when a chair types `/event start`."
-        ).as_post(),
-    )
+    tell(client, channel_id=channel_id, user_id=user_id, message=messages.ok(
+        f"*{escape(event.title)}* is set up for this channel, "
+        f"{local_date_and_time(event.starts_at, timezone=event.timezone)}. "
+        "It starts on its own at that time, or when a chair types `/event start`."
+    ))
 
 
 SUBCOMMANDS = {"setup": open_setup_form}

@@ -11,6 +11,7 @@ from bot.events import slack as events_slack
 from bot.questions import blocks as question_blocks
 from bot.questions import slack as questions_slack
 from bot.slack import messages
+from handlers import payloads
 from handlers.replies import answering_problems
 
 ASK_ALOUD_WORDS = ("aloud", "raise hand", "hand")
@@ -40,10 +41,10 @@ def show_queue(ack: Ack, command: dict, context: BoltContext, client: WebClient,
 
 def bring_in_next(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
-    channel_id = body["channel"]["id"]
     with answering_problems(respond):
+        channel_id = payloads.channel_id(body)
         event_id = events_slack.event_id_to_run(context["database"], workspace_id=context["workspace_id"],
-                                                channel_id=channel_id, slack_user_id=body["user"]["id"],
+                                                channel_id=channel_id, slack_user_id=payloads.user_id(body),
                                                 action="bring people in to speak")
         person, waiting = questions_slack.bring_in_next(context["database"], event_id=event_id,
                                                         channel_id=channel_id, now=utcnow())

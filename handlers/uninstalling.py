@@ -27,10 +27,8 @@ def tokens_revoked(event: dict, context: BoltContext) -> None:
 
 
 def _stop(context: BoltContext, *, why: str) -> None:
+    # The composition root lets no request without a workspace reach a listener.
     team_id = context.team_id or context.enterprise_id
-    if not team_id:
-        logger.warning("%s, but Slack did not say in which workspace", why)
-        return
     stopped = reminders_slack.stop_after_uninstall(context["database"], team_id=team_id, now=utcnow())
     logger.info("workspace %s: %s; reminders cancelled: %d, deliveries skipped: %d", team_id, why,
                 stopped.reminders, stopped.deliveries)

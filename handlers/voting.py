@@ -8,14 +8,18 @@ from bot.clock import utcnow
 from bot.questions import blocks as question_blocks
 from bot.questions.votes import Click
 from bot.slack import messages
+from handlers import payloads
+from handlers.replies import answering_problems
 
 
 def upvote(ack: Ack, body: dict, action: dict, context: BoltContext, respond: Respond) -> None:
     ack()
-    context["votes"].submit(Click(
-        workspace_id=context["workspace_id"], question_id=int(action["value"]), voter_slack_id=body["user"]["id"],
-        at=utcnow(), refuse=lambda reason: respond(messages.notice(reason).as_ephemeral()),
-    ))
+    with answering_problems(respond):
+        context["votes"].submit(Click(
+            workspace_id=context["workspace_id"], question_id=payloads.positive_id(action.get("value")),
+            voter_slack_id=payloads.user_id(body), at=utcnow(),
+            refuse=lambda reason: respond(messages.notice(reason).as_ephemeral()),
+        ))
 
 
 def register(app: App) -> None:

@@ -89,7 +89,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         try:
             populate(slack, attendee_ids(3))
             slack.add_channel(SETUP_CHANNEL, "new-event", members=[ORGANISER])
-            # This world's organiser is named as one, as an operator names organisers.
+            # This world's organiser is reminder_world's, not the cast's that eventbot_env names.
             app = start_eventbot("serve", "--no-scheduler", api_url=slack.api_url, database_url=database_url,
                                  log_dir=tmp, EVENTBOT_ORGANISERS=ORGANISER)
             slack.set_app_url(app.events_url)
@@ -163,9 +163,9 @@ def signed_headers(body: bytes, content_type: str, *, timestamp: str | None = No
 
 
 def slash_body(text: str, *, team_id: str = TEAM_ID, user_id: str = ORGANISER, channel_id: str = CHANNEL,
-               response_url: str = "") -> bytes:
+               response_url: str = "", command: str = "/event") -> bytes:
     return urllib.parse.urlencode({
-        "command": "/event", "text": text, "team_id": team_id, "team_domain": "somewhere", "user_id": user_id,
+        "command": command, "text": text, "team_id": team_id, "team_domain": "somewhere", "user_id": user_id,
         "user_name": "someone", "channel_id": channel_id, "channel_name": "general", "api_app_id": "A0EVENTBOT",
         "is_enterprise_install": "false", "response_url": response_url, "trigger_id": "1.2.3",
     }).encode()
@@ -568,7 +568,186 @@ def test_our_own_workspace_is_still_served(world: World) -> None:
 
 
 # ==============================================================================================
-# 7. Migration commands when the database cannot be reached
+# 7. Signed requests whose payload is not as Slack sends it, or not as eventbot made it
+# ==============================================================================================
+
+ATTENDEE = attendee_ids(3)[0]
+
+
+def send_interaction(world: World, payload: dict):  # type: ignore[no-untyped-def]
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    return world.slack.send_raw(body, signed_headers(body, FORM))
+
+
+def send_envelope(world: World, envelope: dict):  # type: ignore[no-untyped-def]
+    body = json.dumps(envelope).encode()
+    return world.slack.send_raw(body, signed_headers(body, JSON))
+
+
+def block_action(action_id: str, value: object, *, response_url: str | None) -> dict:
+    payload = {
+        "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": ATTENDEE, "team_id": TEAM_ID},
+        "api_app_id": "A0EVENTBOT", "channel": {"id": CHANNEL}, "trigger_id": "1.2.3",
+        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL},
+        "message": {"type": "message", "ts": "1700000000.000100", "text": "x"},
+        "actions": [{"action_id": action_id, "block_id": "b1", "type": "button", "value": value}],
+    }
+    if response_url is not None:
+        payload["response_url"] = response_url
+    return payload
+
+
+def replies_after(world: World, count: int) -> list[dict]:
+    return world.slack.wait_for(lambda: world.slack.response_url_posts[count:], timeout=10)
+
+
+def one_warning(watch: Watch, words: str) -> None:
+    time.sleep(SETTLE_SECONDS)
+    lines = [line for line in watch.new_log().splitlines() if words in line]
+    assert len(lines) == 1 and " WARNING " in lines[0], watch.new_log()
+
+
+MISSHAPEN = {
+    "event-null": {"type": "event_callback", "team_id": TEAM_ID, "event": None},
+    "event-user-a-number": {"type": "event_callback", "team_id": TEAM_ID,
+                            "event": {"type": "member_joined_channel", "user": 5, "channel": CHANNEL}},
+    "event-channel-a-number": {"type": "event_callback", "team_id": TEAM_ID,
+                               "event": {"type": "member_joined_channel", "user": ATTENDEE, "channel": 5}},
+    "team-id-a-number": {"type": "event_callback", "team_id": 5,
+                         "event": {"type": "app_home_opened", "user": ATTENDEE}},
+    "event-id-a-list": {"type": "event_callback", "team_id": TEAM_ID, "event_id": ["Ev1"],
+                        "event": {"type": "app_home_opened", "user": ATTENDEE}},
+    "no-actions": {"type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": ATTENDEE}, "actions": []},
+    "view-without-type": {"type": "view_submission", "team": {"id": TEAM_ID}, "user": {"id": ATTENDEE},
+                          "view": {"callback_id": "question_ask", "private_metadata": "{}"}},
+}
+
+
+@pytest.mark.parametrize("envelope", MISSHAPEN.values(), ids=MISSHAPEN.keys())
+def test_a_signed_body_not_shaped_as_slack_sends_it_is_refused_400_in_one_line(world: World, watch: Watch,
+                                                                               envelope: dict) -> None:
+    response = send_envelope(world, envelope)
+    assert response.status == 400, (response.status, response.body)
+    one_warning(watch, "not shaped as Slack sends it")
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+def test_a_slash_command_without_its_channel_is_refused_400(world: World, watch: Watch) -> None:
+    body = urllib.parse.urlencode({"command": "/ask", "text": "", "team_id": TEAM_ID, "user_id": ATTENDEE}).encode()
+    response = world.slack.send_raw(body, signed_headers(body, FORM))
+    assert response.status == 400, (response.status, response.body)
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+TAMPERED_BUTTONS = {
+    "upvote-empty": ("question_upvote", ""),
+    "upvote-word": ("question_upvote", "abc"),
+    "upvote-null": ("question_upvote", None),
+    "upvote-past-postgres-integer": ("question_upvote", str(2**31)),
+    "upvote-past-2**63": ("question_upvote", "9" * 23),
+    "moderation-a-number-too-large": ("question_answered_live", 2**70),
+    "cancel-reminder-empty": ("reminder_cancel", ""),
+    "share-reflection-word": ("share_reflection", "abc"),
+    "completed-event-past-2**63": ("evaluation_completed", json.dumps({"event_id": 2**70})),
+    "completed-not-json": ("evaluation_completed", "{event_id: 1}"),
+    "completed-no-event": ("evaluation_completed", "{}"),
+}
+
+
+@pytest.mark.parametrize(("action_id", "value"), TAMPERED_BUTTONS.values(), ids=TAMPERED_BUTTONS.keys())
+def test_a_tampered_button_is_answered_as_out_of_date(world: World, watch: Watch, action_id: str,
+                                                      value: object) -> None:
+    seen = len(world.slack.response_url_posts)
+    response_url = world.slack.new_response_url(channel_id=CHANNEL, user_id=ATTENDEE)
+    response = send_interaction(world, block_action(action_id, value, response_url=response_url))
+    assert response.status == 200, (response.status, response.body)
+    reply = replies_after(world, seen)[0]
+    assert reply.get("ok") and "That form or button is out of date" in reply["text"], reply
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+def test_a_button_without_a_response_url_is_answered_in_an_ephemeral_message(world: World, watch: Watch) -> None:
+    seen = len(world.slack.ephemeral(CHANNEL, ATTENDEE))
+    response = send_interaction(world, block_action("question_upvote", "abc", response_url=None))
+    assert response.status == 200, (response.status, response.body)
+    told = world.slack.wait_for(lambda: world.slack.ephemeral(CHANNEL, ATTENDEE)[seen:], timeout=10)
+    assert "out of date" in told[0]["text"]
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+def ask_form(metadata: object, *, user: dict | None = None) -> dict:
+    return {
+        "type": "view_submission", "team": {"id": TEAM_ID}, "api_app_id": "A0EVENTBOT",
+        **({"user": user} if user is not None else {}),
+        "view": {"id": "V0TAMPERED1", "type": "modal", "callback_id": "question_ask", "private_metadata": metadata,
+                 "state": {"values": {"question": {"value": {"type": "plain_text_input", "value": "Why?"}}}}},
+    }
+
+
+@pytest.mark.parametrize("metadata", ["", "not json", "[]", "null", json.dumps({"channel_id": 5}),
+                                      json.dumps({"question_id": 1})])
+def test_a_form_with_tampered_private_metadata_is_a_field_error(world: World, watch: Watch, metadata: str) -> None:
+    response = send_interaction(world, ask_form(metadata, user={"id": ATTENDEE}))
+    assert_field_error(response, "question")
+    assert "out of date" in response.json["errors"]["question"]
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+def test_a_form_that_does_not_say_who_sent_it_is_a_field_error(world: World, watch: Watch) -> None:
+    response = send_interaction(world, ask_form(json.dumps({"channel_id": CHANNEL})))
+    assert_field_error(response, "question")
+    assert "which person" in response.json["errors"]["question"]
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+def test_a_form_slack_will_not_open_is_explained(world: World, watch: Watch) -> None:
+    seen = len(world.slack.response_url_posts)
+    response_url = world.slack.new_response_url(channel_id=CHANNEL, user_id=ATTENDEE)
+    # "1.2.3" is no trigger Slack gave out: views.open refuses it, as it does one that expired.
+    body = slash_body("", command="/ask", user_id=ATTENDEE, response_url=response_url)
+    response = world.slack.send_raw(body, signed_headers(body, FORM))
+    assert response.status == 200, (response.status, response.body)
+    reply = replies_after(world, seen)[0]
+    assert "I could not open the form (invalid_trigger_id)" in reply["text"], reply
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+def test_a_home_tab_slack_refuses_is_one_line_in_the_log(world: World, watch: Watch) -> None:
+    world.slack.fail_next("views.publish", mode="error", error="internal_error")
+    response = send_envelope(world, {"type": "event_callback", "team_id": TEAM_ID,
+                                     "event": {"type": "app_home_opened", "user": ATTENDEE, "tab": "home"}})
+    assert response.status == 200, (response.status, response.body)
+    one_warning(watch, "would not show")
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+@pytest.mark.parametrize("event", [
+    {"type": "member_joined_channel", "user": None, "channel": CHANNEL},
+    {"type": "member_joined_channel", "user": ATTENDEE},
+    {"type": "message", "channel": CHANNEL, "user": ATTENDEE, "text": "hi", "thread_ts": "not-a-ts",
+     "ts": "1700000000.000200"},
+    {"type": "message", "subtype": "message_changed", "channel": CHANNEL, "message": {"user": ATTENDEE, "text": ""}},
+    {"type": "message", "subtype": "message_deleted", "channel": CHANNEL},
+], ids=["joined-nobody", "joined-nowhere", "reply-to-no-message", "edit-of-no-message", "deletion-of-no-message"])
+def test_an_event_missing_what_it_is_about_is_dropped_in_one_line(world: World, watch: Watch, event: dict) -> None:
+    # No event_id: a handled one is recorded, which would count as a change here.
+    response = send_envelope(world, {"type": "event_callback", "team_id": TEAM_ID, "event": event})
+    assert response.status == 200, (response.status, response.body)
+    one_warning(watch, "ignored a")
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+def test_a_very_long_unknown_subcommand_is_answered_with_a_short_part_of_it(world: World, watch: Watch) -> None:
+    body = slash_body("x" * 2950)
+    response = world.slack.send_raw(body, signed_headers(body, FORM))
+    assert response.status == 200 and isinstance(response.json, dict), response.body
+    assert response.json["text"].startswith("I don't know `/event xxx") and "…`" in response.json["text"]
+    assert len(response.json["text"]) < 200
+    watch.assert_nothing_changed_and_no_traceback()
+
+
+# ==============================================================================================
+# 8. Migration commands when the database cannot be reached
 # ==============================================================================================
 
 UNREACHABLE = {

@@ -38,7 +38,8 @@ def test_a_presenter_answers_from_the_dm_the_close_sent_them(app: RunningApp, sl
     slack.wait_for(lambda: cards(slack), timeout=10)
     # Asked of nobody in particular: after the close it is the chairs' to answer.
     assert "is closed" in chair(slack, "close")
-    listing = slack.wait_for(lambda: slack.dms(CHAIR), timeout=20)[-1]
+    listing = slack.wait_for(lambda: next((m for m in slack.dms(CHAIR)
+                                           if "question_answer_in_thread" in json.dumps(m["blocks"])), None), timeout=20)
     assert "How did Wye Valley free up time" in json.dumps(listing["blocks"])
 
     slack.send_block_action(user_id=CHAIR, action_id="question_answer_in_thread", channel_id=slack.im_channel(CHAIR),

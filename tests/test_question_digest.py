@@ -278,7 +278,10 @@ def test_an_empty_digest_still_offers_the_export(scene: Scene) -> None:
 
 
 def test_a_stale_or_forged_button_value_is_refused() -> None:
-    for value in (None, "", "not json", json.dumps({"event_id": 1, "filter": "secret"}), json.dumps({"page": 2})):
+    forged = ['{"event_id": 1, "filter": "all", "page": 1e400}', '{"event_id": "1", "filter": "all"}',
+              '{"event_id": true, "filter": "all"}', '{"event_id": 1.5, "filter": "all"}', "[1]", "5", "[" * 100_000]
+    for value in (None, "", "not json", json.dumps({"event_id": 1, "filter": "secret"}), json.dumps({"page": 2}),
+                  *forged):
         with pytest.raises(UserError, match="out of date"):
             DigestRequest.from_value(value)
 

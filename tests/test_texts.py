@@ -4,14 +4,18 @@ nothing visible, and no bidirectional control reordering what is shown around th
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
+from bot import outbox
 from bot.db import Database, unit_of_work
+from bot.errors import NotYet
 from bot.events.rules import MAX_TITLE_LENGTH, EventDetails, FormProblems, create_event, details_from_form
 from bot.models import Event, EventStatus, Question, QuestionStatus, Reflection, ReflectionPrompt, Reminder
 from bot.questions import rules as questions
@@ -21,6 +25,7 @@ from bot.questions.digest import StatusFilter, digest
 from bot.questions.digest_blocks import digest_page
 from bot.questions.rules import MAX_ANSWER_LENGTH, MAX_QUESTION_LENGTH, MAX_REASON_LENGTH, QuestionError
 from bot.reflections import rules as reflections
+from bot.reflections import slack as reflections_slack
 from bot.reflections.blocks import reflections_digest
 from bot.reflections.rules import MAX_REFLECTION_LENGTH, ReflectionError
 from bot.reminders import rules as reminders
@@ -332,6 +337,68 @@ def test_no_post_shows_a_bidi_control_a_person_typed(database: Database, workspa
 
 
 # --- replies sent to the channel too -------------------------------------------------------------
+
+
+def test_a_reply_racing_its_prompts_post_is_stored_or_sent_again(database: Database, workspace_id: int) -> None:
+    """A reply can come in while the sender records its prompt's ts: it is never dropped.
+
+    The sender's commit is put between the listener's first and second look at the database. On
+    PostgreSQL it lands there; on SQLite it waits for the listener's lock (one writer at a time).
+    """
+    prompt_id, ts = prompt_id_of(database), "2000000009.000100"
+    with unit_of_work(database) as session:
+        prompt = session.get_one(ReflectionPrompt, prompt_id)
+        prompt.message_ts = None  # posted by the outbox, which is about to record where
+        outbox.enqueue(session, kind=reflections.PROMPT_POST, recipient=CHANNEL, now=NOW, workspace_id=workspace_id,
+                       event_id=prompt.event_id, subject_id=prompt_id)
+    with unit_of_work(database) as session:
+        [item] = outbox.claim(session, worker="sender", now=NOW)
+
+    def record_the_post() -> None:  # what the sender does once Slack has answered
+        with unit_of_work(database) as session:
+            session.get_one(ReflectionPrompt, prompt_id).message_ts = ts
+            outbox.mark_sent(session, item, ts=ts, now=NOW)
+
+    sender = threading.Thread(target=record_the_post)
+
+    def after_the_first_look(conn, cursor, statement: str, *args: object) -> None:  # type: ignore[no-untyped-def]
+        if sender.ident is None and statement.lstrip().upper().startswith("SELECT"):
+            sender.start()
+            sender.join(timeout=0.5)
+
+    engine = database.kw["bind"]
+    reply = {"database": database, "workspace_id": workspace_id, "channel_id": CHANNEL, "thread_ts": ts,
+             "message_ts": "2000000009.000200", "slack_user_id": ASKER, "text": "Seen before its prompt was"}
+    sqlalchemy_event.listen(engine, "after_cursor_execute", after_the_first_look)
+    try:
+        reflections_slack.record_thread_reply(**reply)  # type: ignore[arg-type]
+        stored = True
+    except NotYet:
+        stored = False  # answered 503: Slack sends it again
+    finally:
+        sqlalchemy_event.remove(engine, "after_cursor_execute", after_the_first_look)
+        sender.join()
+    if not stored:
+        reflections_slack.record_thread_reply(**reply)  # type: ignore[arg-type]
+    assert count(database, Reflection) == 1
+
+
+@pytest.mark.parametrize("text", ["", *INVISIBLE])
+def test_a_reply_edited_down_to_nothing_visible_is_taken_back(database: Database, workspace_id: int,
+                                                               text: str) -> None:
+    with unit_of_work(database) as session:
+        prompt = session.get_one(ReflectionPrompt, prompt_id_of(database))
+        reflections.record_thread_reply(session, workspace_id=workspace_id, channel_id=CHANNEL,
+                                        thread_ts=prompt.message_ts or "", message_ts="2000000001.000300",
+                                        slack_user_id=ASKER, text="Shared, then emptied")
+        event = session.get_one(Event, prompt.event_id)
+    with unit_of_work(database) as session:
+        assert reflections.edit_thread_reply(session, workspace_id=workspace_id, channel_id=CHANNEL,
+                                             message_ts="2000000001.000300", text=text) is True
+        reflection = session.scalars(select(Reflection)).one()
+        # Taken back as a deletion is: out of the digest, its last words kept for nobody to see.
+        assert reflection.deleted_at is not None and reflection.text == "Shared, then emptied"
+        assert reflections.shared_reflections(session, event=event) == []
 
 
 def test_an_unchanged_edit_changes_nothing(database: Database, workspace_id: int) -> None:

@@ -87,3 +87,19 @@ def test_a_reply_sent_to_the_channel_too_is_one_reflection_that_follows_edits_an
     slack.user_deletes(ATTENDEES[3], CHANNEL, reply["ts"])
     slack.wait_for(lambda: "*Improvement* (0)" in digest(), timeout=20)
     assert "Small tests of change" not in digest()
+
+
+def test_a_reply_edited_down_to_nothing_visible_leaves_the_digest(app: RunningApp, slack: SlackDouble) -> None:
+    chair(slack, "prompt equity")
+    prompt = prompt_ts(slack, "equity")
+
+    def digest() -> str:
+        chair(slack, "reflections")
+        return json.dumps(slack.response_url_posts[-1]["blocks"])
+
+    reply = slack.user_posts(ATTENDEES[2], CHANNEL, "Who is missing from the room?", thread_ts=prompt)
+    slack.wait_for(lambda: "Who is missing from the room?" in digest(), timeout=20)
+    # Only a zero-width space left (as when the words are cut and a file kept): taken back, as a deletion is.
+    slack.user_edits(ATTENDEES[2], CHANNEL, reply["ts"], "\u200b")
+    slack.wait_for(lambda: "*Equity* (0)" in digest(), timeout=20)
+    assert "Who is missing" not in digest()

@@ -77,9 +77,11 @@ class DigestRequest:
     def from_value(cls, value: str | None) -> DigestRequest:
         try:
             data = json.loads(value or "")
-            return cls(event_id=int(data["event_id"]), status_filter=StatusFilter(data["filter"]),
-                       page=max(1, int(data.get("page", 1))))
-        except (ValueError, KeyError, TypeError):
+            event_id, page = data["event_id"], data.get("page", 1)
+            if not (isinstance(event_id, int) and isinstance(page, int)) or isinstance(event_id, bool):
+                raise TypeError("the event and the page are whole numbers")
+            return cls(event_id=event_id, status_filter=StatusFilter(data["filter"]), page=max(1, page))
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise UserError("That button is out of date: type `/event questions` for a fresh digest.") from None
 
 

@@ -87,10 +87,16 @@ def _thread_reflection(session: Session, *, workspace_id: int, channel_id: str, 
 
 def edit_thread_reply(session: Session, *, workspace_id: int, channel_id: str, message_ts: str, text: str) -> bool:
     """Follow an edit; False if nothing changed. Slack also reports a reply sent to the channel as
-    changed just after it is posted, with the same text: that is not an edit."""
+    changed just after it is posted, with the same text: that is not an edit.
+
+    A reply edited down to nothing visible (only a file left, say) is taken back, as a deletion
+    is: an empty reflection says nothing, and the text it had was withdrawn by its author.
+    """
     reflection = _thread_reflection(session, workspace_id=workspace_id, channel_id=channel_id, message_ts=message_ts)
     if reflection is None or reflection.text == text:
         return False
+    if not visible(text):
+        return delete_thread_reply(session, workspace_id=workspace_id, channel_id=channel_id, message_ts=message_ts)
     reflection.text = text
     reflection.edited_at = utcnow()
     return True

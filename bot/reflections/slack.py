@@ -38,10 +38,14 @@ def prompt_by_id(database: Database, *, workspace_id: int, prompt_id: int) -> Re
 def record_thread_reply(database: Database, *, workspace_id: int, channel_id: str, thread_ts: str, message_ts: str,
                         slack_user_id: str, text: str) -> None:
     with unit_of_work(database) as session:
+        # Asked before the prompt is looked for. On PostgreSQL each statement sees what was
+        # committed before it: a sender recording the prompt's ts in between would leave a reply
+        # that neither finds its prompt nor sees a post in flight, and it would be dropped.
+        in_flight = outbox.posts_in_flight(session, channel_id=channel_id, kind=rules.PROMPT_POST)
         recorded = rules.record_thread_reply(session, workspace_id=workspace_id, channel_id=channel_id,
                                              thread_ts=thread_ts, message_ts=message_ts, slack_user_id=slack_user_id,
                                              text=text)
-        if recorded is None and outbox.posts_in_flight(session, channel_id=channel_id, kind=rules.PROMPT_POST):
+        if recorded is None and in_flight:
             # Perhaps a reply to a prompt whose ts is not recorded yet: Slack will send it again.
             raise NotYet(f"a post to {channel_id} is still being recorded")
 

@@ -270,24 +270,12 @@ def remind_modal(context: FormContext, *, channel_id: str) -> dict[str, Any]:
     ).to_dict()
 
 
-def form_values(view: dict[str, Any]) -> dict[str, Any]:
-    """What was typed into the modal: the fields of `bot.reminders.ReminderForm`."""
-    values = view.get("state", {}).get("values", {})
-
-    def state(block_id: str) -> dict[str, Any]:
-        return values.get(block_id, {}).get(VALUE, {}) or {}
-
-    audience = (state("audience").get("selected_option") or {}).get("value") or ""
-    chosen = [option.get("value") for option in state(ONLY_INCOMPLETE).get("selected_options") or []]
-    chosen += [option.get("value") for option in state(INCLUDE_TEAM).get("selected_options") or []]
+def form_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `bot.reminders.ReminderForm` from the modal's plain values, by block id."""
     return {
-        "when": state("when").get("value") or "",
-        "audience": audience,
-        "only_incomplete": ONLY_INCOMPLETE in chosen,
-        "include_team": INCLUDE_TEAM in chosen,
-        "text": state("text").get("value") or "",
+        "when": values.get("when") or "",
+        "audience": values.get("audience") or "",
+        "only_incomplete": ONLY_INCOMPLETE in (values.get(ONLY_INCOMPLETE) or []),
+        "include_team": INCLUDE_TEAM in (values.get(INCLUDE_TEAM) or []),
+        "text": values.get("text") or "",
     }
-
-
-def metadata_of(view: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(view.get("private_metadata") or "{}")

@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.capabilities import Capability
-from bot.slack.text import escape
+from bot.slack.text import escape, truncate
 
 # Slack refuses a section block whose text is longer than this.
 SECTION_LIMIT = 3000
@@ -68,10 +68,13 @@ def no_event_in_channel(*, command: str) -> Message:
     )
 
 
+# Enough of an unknown subcommand to recognise it; the whole word can be as long as the command.
+UNKNOWN_SUBCOMMAND_SHOWN = 40
+
+
 def unknown_subcommand(subcommand: str) -> Message:
-    return notice(
-        f"I don't know `/event {escape(subcommand)}`. Type `/event help` to see what I can do."
-    )
+    shown = truncate(escape(subcommand), UNKNOWN_SUBCOMMAND_SHOWN)
+    return notice(f"I don't know `/event {shown}`. Type `/event help` to see what I can do.")
 
 
 def something_went_wrong() -> Message:
@@ -97,6 +100,12 @@ SLACK_ERROR_ADVICE = {
 def slack_refused(error_code: str) -> Message:
     advice = SLACK_ERROR_ADVICE.get(error_code, "Please try again in a moment.")
     return notice(f"Slack did not accept my message ({escape(error_code)}). {advice}")
+
+
+def form_not_opened(error_code: str) -> Message:
+    """Slack would not open a modal: most often its trigger expired (3 seconds after the click)."""
+    advice = SLACK_ERROR_ADVICE.get(error_code, "Please try the command or button again.")
+    return notice(f"I could not open the form ({escape(error_code)}). {advice}")
 
 
 def ok(text: str) -> Message:
