@@ -65,7 +65,7 @@ class Runtime:
 
 def outbox_kinds() -> dict[str, Kind]:
     """Every domain's kinds of post, for the sender: the composition root is where they meet."""
-    return {**run_of_show_posts.KINDS, **question_posts.KINDS, **reminder_posts.KINDS}
+    return {**run_of_show_posts.kinds(), **question_posts.kinds(), **reminder_posts.kinds()}
 
 
 def make_runtime(settings: Settings) -> Runtime:

@@ -24,6 +24,7 @@ from bot.events import people
 from bot.models import Event, EventStatus, FollowUp, Person, Question, QuestionStatus, Role, Vote
 from bot.questions import rules as questions
 from bot.reflections.rules import neutralise_for_spreadsheet
+from bot.workspaces import installed
 
 # What the ledger posts through the outbox (bot/questions/posts.py renders them).
 FOLLOW_UP_LIST = "follow_up_list"  # one owner's DM listing their questions
@@ -107,7 +108,8 @@ def open_ledger(session: Session, *, event_id: int, now: datetime) -> dict[str |
 
 def closed_without_ledger(session: Session) -> list[int]:
     return list(session.scalars(select(Event.id).where(
-        Event.status == EventStatus.CLOSED, Event.follow_ups_opened_at.is_(None)).order_by(Event.id)))
+        Event.status == EventStatus.CLOSED, Event.follow_ups_opened_at.is_(None), installed(Event.workspace_id))
+        .order_by(Event.id)))
 
 
 def chairs_of(session: Session, *, event: Event) -> list[str]:
@@ -224,7 +226,8 @@ def nudges_due(session: Session, *, now: datetime) -> list[Nudge]:
         .join(Question, Question.id == FollowUp.question_id)
         .join(Event, Event.id == Question.event_id)
         .outerjoin(owner, owner.id == FollowUp.assigned_person_id)
-        .where(Event.closed_out_at.is_(None), FollowUp.answered_at.is_(None), FollowUp.declined_at.is_(None),
+        .where(Event.closed_out_at.is_(None), installed(Event.workspace_id), FollowUp.answered_at.is_(None),
+               FollowUp.declined_at.is_(None),
                FollowUp.due_at.is_not(None), FollowUp.due_at <= now + NUDGE_BEFORE)
         .order_by(Question.event_id, FollowUp.id)
     ).all()
@@ -303,7 +306,7 @@ def outcomes(session: Session, *, event_id: int) -> Outcomes:
 def ready_to_close_out(session: Session, *, now: datetime) -> list[int]:
     """Events whose follow-ups are all dealt with, or whose window has ended, and not yet closed out."""
     events = session.scalars(select(Event).where(Event.follow_ups_opened_at.is_not(None),
-                                                 Event.closed_out_at.is_(None))).all()
+                                                 Event.closed_out_at.is_(None), installed(Event.workspace_id))).all()
     ready = []
     for event in events:
         window_ended = (event.closed_at or event.ends_at) + timedelta(days=event.follow_up_days) <= now

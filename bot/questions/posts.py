@@ -9,7 +9,6 @@ several processes together stay inside chat.update's Tier 3 budget.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot import outbox
 from bot.events.posts import tell_organisers
 from bot.models import Delivery, DeliveryStatus, Event, Question, QuestionStatus
-from bot.outbox import Claimed, Prepared
+from bot.outbox import Claimed, Kind, Prepared
 from bot.questions import follow_ups
 from bot.questions import rules as questions
 from bot.questions.blocks import answer_posted, answered_dm, approval_request, question_card, upvoted_dm
@@ -67,7 +66,7 @@ class CardRedraw:
     def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
         assert item.subject_id is not None
         # The turn first, before any rendering: most rows in a burst are waiting for theirs.
-        wait = self._turn(item.delivery_id) or _redraw_wait(session, item, now)
+        wait = self._turn(item.delivery_id, now) or _redraw_wait(session, item, now)
         if wait > 0:
             return Prepared(channel=item.recipient, later=wait)
         card_ts = session.scalar(select(Question.card_message_ts).where(Question.id == item.subject_id))
@@ -79,11 +78,11 @@ class CardRedraw:
         card = questions.card(session, question_id=item.subject_id)
         return Prepared(channel=item.recipient, update_ts=card.card_message_ts, message=question_card(card))
 
-    def _turn(self, delivery_id: int) -> float:
+    def _turn(self, delivery_id: int, now: datetime) -> float:
         """0 when it is this row's turn; else how long until its slot, reserved the first time it asks,
         so rows waiting in a burst go one after another instead of all asking again at every slot."""
         with self._lock:
-            clock = time.monotonic()
+            clock = now.timestamp()
             slot = self._slots.get(delivery_id)
             if slot is None:
                 slot = max(clock, self._next_slot)
@@ -175,9 +174,11 @@ class CloseOut:
                             now=now)
 
 
-KINDS = {questions.QUESTION_CARD: QuestionCardPost(), questions.CARD_REDRAW: CardRedraw(),
-         questions.ANSWER_POST: AnswerPost(), follow_ups.FOLLOW_UP_LIST: FollowUpList(),
-         follow_ups.CLOSE_OUT: CloseOut()}
+def kinds() -> dict[str, Kind]:
+    """This domain's kinds of post, new for each sender (some keep a pace of their own)."""
+    return {questions.QUESTION_CARD: QuestionCardPost(), questions.CARD_REDRAW: CardRedraw(),
+                questions.ANSWER_POST: AnswerPost(), follow_ups.FOLLOW_UP_LIST: FollowUpList(),
+                follow_ups.CLOSE_OUT: CloseOut()}
 
 
 # --- what is posted when ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.events.posts import tell_organisers
 from bot.models import EvaluationCompletion, Event, Person, Reminder, ReminderAudience, ReminderStatus
-from bot.outbox import Claimed, Prepared
+from bot.outbox import Claimed, Kind, Prepared
 from bot.reminders.blocks import reminder_message
 from bot.reminders.deliveries import REMINDER, SKIPPED_CANCELLED, SKIPPED_COMPLETED, SKIPPED_MISSED
 
@@ -47,4 +47,6 @@ class ReminderDelivery:
             tell_organisers(session, event_id=item.event_id, what="the evaluation reminder", error=error, now=now)
 
 
-KINDS = {REMINDER: ReminderDelivery()}
+def kinds() -> dict[str, Kind]:
+    """This domain's kinds of post, new for each sender (some keep a pace of their own)."""
+    return {REMINDER: ReminderDelivery()}

@@ -15,7 +15,7 @@ from bot import outbox
 from bot.clock import utcnow
 from bot.events.posts import tell_organisers
 from bot.models import AgendaSegment, Event, ReflectionPrompt
-from bot.outbox import Claimed, Prepared
+from bot.outbox import Claimed, Kind, Prepared
 from bot.reflections.posts import invite_chairs_to_share
 from bot.reflections.rules import prompted_counts
 from bot.run_of_show import blocks
@@ -97,4 +97,6 @@ class ClosePost(_RunOfShowPost):
         invite_chairs_to_share(session, event=event, now=utcnow())
 
 
-KINDS = {WELCOME_POST: WelcomePost(), SEGMENT_POST: SegmentPost(), PROMPT_POST: PromptPost(), CLOSE_POST: ClosePost()}
+def kinds() -> dict[str, Kind]:
+    """This domain's kinds of post, new for each sender (some keep a pace of their own)."""
+    return {WELCOME_POST: WelcomePost(), SEGMENT_POST: SegmentPost(), PROMPT_POST: PromptPost(), CLOSE_POST: ClosePost()}

@@ -7,8 +7,8 @@
 """
 
 from .api import RecordedCall
-from .driver import AppResponse, Delivery
 from .double import SlackDouble
+from .driver import AppResponse, Delivery
 from .signing import sign_request
 
 __all__ = ["AppResponse", "Delivery", "RecordedCall", "SlackDouble", "sign_request"]

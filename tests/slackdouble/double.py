@@ -7,11 +7,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 from .api import ApiDispatcher, RecordedCall
 from .driver import DEFAULT_SUBSCRIPTIONS, AppResponse, AppTransport, Delivery, SlackToApp
-from .faults import FaultInjector, FailureMode
+from .faults import FailureMode, FaultInjector
 from .method_table import MethodSpec, load_method_table
 from .methods import Behaviour
 from .ratelimit import RateLimiter, Scope
