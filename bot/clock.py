@@ -93,6 +93,13 @@ def local_to_utc(day: date, wall: time, in_zone: ZoneInfo, zone_name: str) -> da
     return naive.replace(tzinfo=in_zone).astimezone(UTC)
 
 
+def wall_to_utc(wall: datetime, in_zone: ZoneInfo) -> datetime:
+    """A naive wall-clock moment in `in_zone` as UTC, never refusing: a time the clocks skip is
+    read with the offset before the change (so lands just after the gap), a repeated one at its
+    first occurrence. For moving times already accepted, not for checking what a person typed."""
+    return wall.replace(tzinfo=in_zone).astimezone(UTC)
+
+
 def to_utc(day: date, wall_time: str, timezone_name: str) -> datetime:
     """The UTC instant of wall-clock `wall_time` ("HH:MM") on `day` in the named zone.
 

@@ -235,6 +235,13 @@ class Event(Base):
     # How far the chair's pace is ahead (negative) or behind the programme: later scheduled
     # posts move by this much, so a session that runs late is not interrupted by the plan.
     schedule_offset_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # The chair paused the scheduled posts at this moment; on resuming, the time held is added to
+    # the offset above, so the programme carries on where it stopped.
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The organiser chose that the event waits for the chair's `/event start` instead of starting itself.
+    waits_for_chair: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the organisers were told that eventbot was away while the event should have run.
+    missed_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_message_ts: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -266,6 +273,10 @@ class AgendaSegment(Base):
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     announcement_ts: Mapped[str | None] = mapped_column(String(32))
+    # The chair whose `/event next` announced it; None when the schedule did.
+    announced_by_slack_id: Mapped[str | None] = mapped_column(String(32))
+    # Passed over while eventbot was away: never announced on its own, named in the next announcement.
+    missed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     event: Mapped[Event] = relationship(back_populates="segments")
 

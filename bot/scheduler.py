@@ -61,8 +61,9 @@ def _run_programmes(runtime: Runtime) -> None:
 def _after_the_event(runtime: Runtime) -> None:
     """Closed events' questions get owners; finished ledgers are closed out in the channel."""
     now = datetime.now(timezone.utc)
-    # "At close" means the actual close: reminders timed from it move with it.
-    reminders_slack.follow_actual_closes(runtime.database, since=now - timedelta(days=1))
+    # "At close" means the close as it stands (the chair's pace, then the actual close): reminders
+    # timed from it move with it.
+    reminders_slack.follow_closes(runtime.database, since=now - timedelta(days=1))
     questions_slack.open_follow_up_ledgers(runtime.database, now=now)
     questions_slack.close_out_events(runtime.database, now=now)
 

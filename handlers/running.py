@@ -1,4 +1,4 @@
-"""`/event start|next|prompt|status|close|reflections`: a chair running the session."""
+"""`/event start|next|hold|resume|extend|prompt|status|close|reflections`: a chair running the session."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from bot.models import ReflectionTheme
 from bot.reflections import blocks as reflection_blocks
 from bot.reflections import slack as reflections_slack
 from bot.reflections.blocks import THEME_NAMES
+from bot.reminders import slack as reminders_slack
 from bot.run_of_show import blocks as run_of_show_blocks
 from bot.run_of_show import slack as run_of_show_slack
-from bot.run_of_show.rules import RunOfShowError
+from bot.run_of_show.rules import RunOfShowError, minutes
 from bot.slack import messages
 from bot.slack.dm import send_to_dm
 from bot.slack.text import escape
@@ -51,6 +52,9 @@ def start_event(ack: Ack, command: dict, context: BoltContext, client: WebClient
             context["database"], client, event_id=event_id, now=utcnow(), by_chair=True,
             exclude_from_attendees=frozenset(filter(None, [context.bot_user_id])),
         )
+        if started:
+            # A late or early start moves the close, and reminders timed from it.
+            reminders_slack.follow_close(context["database"], event_id=event_id)
         reply = (messages.ok("The session has started: the welcome is posted.") if started
                  else messages.notice("The session has already started. `/event next` moves to the next agenda item."))
         respond(reply.as_ephemeral())
@@ -60,12 +64,51 @@ def next_segment(ack: Ack, command: dict, context: BoltContext, client: WebClien
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "move the session on")
-        segment = run_of_show_slack.announce_next_segment(
-            context["database"], event_id=event_id, now=utcnow(), by_chair=True)
-        if segment is None:
-            respond(messages.notice("Every agenda item has been announced. `/event close` ends the session.").as_ephemeral())
-        else:
-            respond(messages.ok(f"Announced: {escape(segment.title)}. Later posts now follow your pace.").as_ephemeral())
+        outcome = run_of_show_slack.announce_next_segment(
+            context["database"], event_id=event_id, now=utcnow(), by_chair=command["user_id"])
+        respond(run_of_show_blocks.next_item_reply(outcome).as_ephemeral())
+
+
+def hold_event(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        event_id = _event_id(context, command, "put the session on hold")
+        pace = run_of_show_slack.hold_event(context["database"], event_id=event_id, now=utcnow())
+        respond(run_of_show_blocks.pace_changed(pace.state, what=(
+            ":double_vertical_bar: On hold: nothing more is posted on schedule until `/event resume`. "
+            "Everything not yet posted then moves on by the time held:")).as_ephemeral())
+
+
+def resume_event(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        event_id = _event_id(context, command, "resume the session")
+        pace = run_of_show_slack.resume_event(context["database"], event_id=event_id, now=utcnow())
+        moved = reminders_slack.follow_close(context["database"], event_id=event_id)
+        respond(run_of_show_blocks.pace_changed(pace.state, what=(
+            f":arrow_forward: Resumed after {minutes(pace.moved_by_seconds)} on hold; the rest moves on by as much"
+            + (f" ({_reminders(moved)} timed from the close move with it)" if moved else "") + ":")).as_ephemeral())
+
+
+def extend_item(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    ack()
+    with answering_problems(respond):
+        word = (command.get("text") or "").strip().removesuffix("m").removesuffix(" minutes").strip()
+        if not word.isdigit():
+            raise RunOfShowError("By how many minutes? For example `/event extend 10` gives the current item "
+                                 "10 more minutes, and moves everything after it.")
+        event_id = _event_id(context, command, "extend the session")
+        pace = run_of_show_slack.extend_event(context["database"], event_id=event_id, now=utcnow(), minutes=int(word))
+        moved = reminders_slack.follow_close(context["database"], event_id=event_id)
+        current = pace.state.current_segment
+        respond(run_of_show_blocks.pace_changed(pace.state, what=(
+            f":hourglass_flowing_sand: {escape(current.title) if current else 'The session'} has "
+            f"{minutes(pace.moved_by_seconds)} more; everything after it moves by as much"
+            + (f" ({_reminders(moved)} timed from the close move with it)" if moved else "") + ":")).as_ephemeral())
+
+
+def _reminders(count: int) -> str:
+    return f"{count} reminder{'s' if count != 1 else ''}"
 
 
 def post_prompt(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -118,6 +161,9 @@ def pull_reflections(ack: Ack, command: dict, context: BoltContext, client: WebC
 SUBCOMMANDS = {
     "start": start_event,
     "next": next_segment,
+    "hold": hold_event,
+    "resume": resume_event,
+    "extend": extend_item,
     "prompt": post_prompt,
     "status": show_status,
     "close": close_event,

@@ -17,6 +17,7 @@ from bot.events import blocks as event_blocks
 from bot.events import rules as events
 from bot.events import slack as events_slack
 from bot.events.rules import FormProblems
+from bot.reminders import slack as reminders_slack
 from bot.slack import messages
 from bot.slack.text import escape, local_date_and_time
 from handlers import payloads
@@ -81,6 +82,7 @@ def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
             title=values.get("title"), date=values.get("date"), start=values.get("start"), end=values.get("end"),
             timezone=values.get("timezone"), evaluation_form_url=values.get("evaluation_form_url"),
             chairs=values.get("chairs") or [], presenters=values.get("presenters") or [],
+            waits_for_chair=bool(values.get(event_blocks.WAITS_FOR_CHAIR)),
         )
         _within(SLACK_CHECKS_BUDGET_SECONDS, lambda: events_slack.check_before_saving(
             context["database"], client, who_may_organise=context[WHO_MAY_ORGANISE],
@@ -88,8 +90,10 @@ def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
         ))
         event = events_slack.save_setup(
             context["database"], workspace_id=context["workspace_id"], channel_id=channel_id,
-            event_id=event_id, slack_user_id=user_id, details=details,
+            event_id=event_id, slack_user_id=user_id, details=details, now=utcnow(),
         )
+        # Reminders counted from the close follow a close that moved.
+        reminders_slack.follow_close(context["database"], event_id=event.id)
     except FormProblems as problems:
         ack(response_action="errors", errors=problems.problems)
         return

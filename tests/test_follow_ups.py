@@ -258,12 +258,12 @@ def test_reminders_skip_the_team_unless_included_and_follow_the_actual_close(
                 when, event_ends_at=at("16:00"), timezone="Europe/London")[0], audience=ReminderAudience.CHANNEL,
                 text="The form", status=ReminderStatus.SCHEDULED))
     run_of_show_slack.close_event(database, event_id=event_id, now=at("15:20"))
-    assert reminders_slack.follow_actual_closes(database, since=at("15:00")) >= 2  # the programme's own too
+    assert reminders_slack.follow_closes(database, since=at("15:00")) >= 2  # the programme's own too
     with unit_of_work(database) as session:
         due = {r.when_spec: r.due_at for r in session.scalars(select(Reminder))}
     assert due["at close"] == at("15:20") and due["2 hours after"] == at("17:20")
     assert due["2031-03-10 10:00"] == datetime(2031, 3, 10, 10, tzinfo=at("10:00").tzinfo)
-    assert reminders_slack.follow_actual_closes(database, since=at("15:00")) == 0
+    assert reminders_slack.follow_closes(database, since=at("15:00")) == 0
 
 
 def test_the_report_counts_what_happened_and_draws_it(

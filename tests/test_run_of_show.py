@@ -109,7 +109,8 @@ def test_the_chairs_next_wins_and_later_posts_follow_the_chairs_pace(
     tick(database, client, "14:30")
     tick(database, client, "14:30", seconds=5)
     # Five minutes early, the chair moves on to presentation one (planned 14:40).
-    segment = run_of_show_slack.announce_next_segment(database, event_id=event_id, now=at("14:35"), by_chair=True)
+    segment = run_of_show_slack.announce_next_segment(database, event_id=event_id, now=at("14:35"),
+                                                      by_chair=CHAIR).segment
     deliver(database, client, at("14:35"))
     assert segment is not None and segment.title.startswith("Presentation one")
     tick(database, client, "14:40")
@@ -181,7 +182,8 @@ def test_a_post_slack_refuses_for_good_is_told_to_the_organisers_once(
 def test_close_counts_reflections_and_links_the_form(
     database: Database, client: WebClient, slack: SlackDouble, event_id: int
 ) -> None:
-    tick(database, client, "16:00")  # a process that was down all afternoon: start, then close
+    tick(database, client, "14:30")
+    tick(database, client, "16:00")  # a process that was down for the rest of the afternoon
     tick(database, client, "16:00", seconds=5)
     close = slack.messages(CHANNEL)[-1]
     assert close["text"].startswith("Thank you for joining")

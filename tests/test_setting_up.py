@@ -99,7 +99,7 @@ def test_taking_people_out_of_the_form_takes_their_roles_away(database: Database
         event_id = event.id
     with unit_of_work(database) as session:
         update_event(session, event=session.get_one(Event, event_id),
-                     details=details(chairs=(ATTENDEES[1],), presenters=(ALI,)))
+                     details=details(chairs=(ATTENDEES[1],), presenters=(ALI,)), now=at("09:00"))
     assert roles(database, event_id) == {
         (ORGANISER, Role.ORGANISER),  # who set it up stays its organiser, though no longer a chair
         (ATTENDEES[1], Role.CHAIR),

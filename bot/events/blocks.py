@@ -13,9 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
+    CheckboxesElement,
     DatePickerElement,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     SectionBlock,
     TimePickerElement,
@@ -30,6 +32,7 @@ from bot.slack.text import escape, truncate
 from bot.slack.views import VALUE
 
 SETUP_CALLBACK = "event_setup"
+WAITS_FOR_CHAIR = "waits_for_chair"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class SetupDefaults:
     evaluation_form_url: str = ""
     chairs: tuple[str, ...] = ()
     presenters: tuple[str, ...] = ()
+    waits_for_chair: bool = False
 
     @classmethod
     def from_event(cls, event: Event, *, chairs: list[str], presenters: list[str]) -> SetupDefaults:
@@ -56,6 +60,7 @@ class SetupDefaults:
             evaluation_form_url=event.evaluation_form_url or "",
             chairs=tuple(chairs),
             presenters=tuple(presenters),
+            waits_for_chair=event.waits_for_chair,
         )
 
 
@@ -73,6 +78,7 @@ def event_setup(*, channel_id: str, event_id: int | None, defaults: SetupDefault
             element=UserMultiSelectElement(action_id=VALUE, initial_users=list(initial) or None),
         )
 
+    wait_option = Option(value="yes", text="Wait for a chair's /event start")
     blocks = [
         text_input("title", "Title", defaults.title),
         InputBlock(block_id="date", label="Date", element=DatePickerElement(
@@ -85,6 +91,12 @@ def event_setup(*, channel_id: str, event_id: int | None, defaults: SetupDefault
         users_input("presenters", "Presenters", defaults.presenters),
         text_input("evaluation_form_url", "Evaluation form link", defaults.evaluation_form_url, optional=True,
                    max_length=MAX_FORM_LINK_LENGTH, hint="Its full address, starting with https://"),
+        InputBlock(
+            block_id=WAITS_FOR_CHAIR, label="Starting", optional=True,
+            hint="Otherwise the session starts itself at its start time, with the welcome.",
+            element=CheckboxesElement(action_id=VALUE, options=[wait_option],
+                                      initial_options=[wait_option] if defaults.waits_for_chair else None),
+        ),
     ]
     return View(
         type="modal",

@@ -25,6 +25,7 @@ from bot.models import (
     ReflectionPrompt,
     ReflectionTheme,
     Reminder,
+    ReminderStatus,
     Role,
 )
 from bot.slack.text import too_long, visible
@@ -79,6 +80,8 @@ class EventDetails:
     evaluation_form_url: str | None
     chairs: tuple[str, ...]
     presenters: tuple[str, ...]
+    # The session waits for a chair's `/event start` instead of starting itself at `starts_at`.
+    waits_for_chair: bool = False
 
 
 def current_event(session: Session, *, workspace_id: int, channel_id: str) -> Event | None:
@@ -128,6 +131,7 @@ def create_event(
         starts_at=details.starts_at,
         ends_at=details.ends_at,
         evaluation_form_url=details.evaluation_form_url,
+        waits_for_chair=details.waits_for_chair,
         created_by_slack_user_id=organiser_slack_id,
         housekeeping_notes=[],
         partner_organisations=[],
@@ -141,23 +145,64 @@ def create_event(
     return event
 
 
-def update_event(session: Session, *, event: Event, details: EventDetails) -> Event:
-    """Change an event set up earlier; times move its programme with them."""
-    shift = details.starts_at - event.starts_at
+def update_event(session: Session, *, event: Event, details: EventDetails, now: datetime) -> Event:
+    """Change an event set up earlier; a new date or start moves everything planned with it.
+
+    The agenda, the prompts and the reminders not yet sent keep their places relative to the start,
+    by the wall clock of the event's zone (a week later is the same local time, clocks changed or
+    not). Reminders counted from the close are then put right by the reminders domain, which
+    follows the close.
+    """
+    problems = moving_problems(event, details, now=now)
+    if problems:
+        raise FormProblems(problems)
+    old_zone, new_zone = clock.zone(event.timezone), clock.zone(details.timezone)
+    old_start_wall = event.starts_at.astimezone(old_zone).replace(tzinfo=None)
+    new_start_wall = details.starts_at.astimezone(new_zone).replace(tzinfo=None)
+
+    def moved(moment: datetime) -> datetime:
+        wall = moment.astimezone(old_zone).replace(tzinfo=None) - old_start_wall + new_start_wall
+        return clock.wall_to_utc(wall, new_zone)
+
+    if details.starts_at != event.starts_at or details.timezone != event.timezone:
+        for segment in event.segments:
+            if segment.announced_at is None:
+                segment.scheduled_at = moved(segment.scheduled_at)
+        for prompt in event.prompts:
+            if prompt.scheduled_at is not None and prompt.posted_at is None:
+                prompt.scheduled_at = moved(prompt.scheduled_at)
+        for reminder in session.scalars(select(Reminder).where(Reminder.event_id == event.id,
+                                                               Reminder.status == ReminderStatus.SCHEDULED)):
+            reminder.due_at = moved(reminder.due_at)
     event.title = details.title
     event.timezone = details.timezone
     event.starts_at = details.starts_at
     event.ends_at = details.ends_at
     event.evaluation_form_url = details.evaluation_form_url
-    if shift:
-        for segment in event.segments:
-            segment.scheduled_at += shift
-        for prompt in event.prompts:
-            if prompt.scheduled_at is not None:
-                prompt.scheduled_at += shift
+    event.waits_for_chair = details.waits_for_chair
     set_role_holders(session, event, details.chairs, Role.CHAIR)
     set_role_holders(session, event, details.presenters, Role.PRESENTER)
     return event
+
+
+def moving_problems(event: Event | None, details: EventDetails, *, now: datetime) -> dict[str, str]:
+    """What is wrong with an event's times as of `now`, keyed by the setup form's fields.
+
+    An event that would already be over is refused, as programme files refuse it: its whole
+    programme would be posted at once and then closed. A session under way cannot move its start;
+    `/event extend` gives it more time.
+    """
+    problems: dict[str, str] = {}
+    if event is not None and event.status == EventStatus.LIVE and details.starts_at != event.starts_at:
+        problems["start"] = ("The session has started, so its start cannot move. `/event extend 10` gives it "
+                             "10 more minutes, and `/event hold` pauses the scheduled posts.")
+    if details.ends_at <= now:
+        zone = clock.zone(details.timezone)
+        if details.ends_at.astimezone(zone).date() < now.astimezone(zone).date():
+            problems["date"] = "That day has passed: pick the day of the coming session."
+        else:
+            problems["end"] = "That end time has passed: an event must end in the future."
+    return problems
 
 
 def set_role_holders(session: Session, event: Event, slack_user_ids: Iterable[str], role: Role) -> None:
@@ -228,6 +273,7 @@ def details_from_form(
     evaluation_form_url: str | None,
     chairs: Iterable[str] = (),
     presenters: Iterable[str] = (),
+    waits_for_chair: bool = False,
 ) -> EventDetails:
     """Check what an organiser typed into the setup form; every problem is reported at once."""
     problems: dict[str, str] = {}
@@ -262,16 +308,17 @@ def details_from_form(
     url = (evaluation_form_url or "").strip() or None
     if url and not is_form_link(url):
         problems["evaluation_form_url"] = FORM_LINK_RULE
-    starts_at = ends_at = None
-    if zone and day and "start" in times and "end" in times:
-        try:
-            starts_at = to_utc(day, times["start"], zone_name)
-            ends_at = to_utc(day, times["end"], zone_name)
-        except ValueError as error:
-            problems["start"] = str(error)
-        else:
-            if ends_at <= starts_at:
-                problems["end"] = "The end must be after the start (same day)."
+    moments: dict[str, datetime] = {}
+    if zone and day:
+        for field, value in times.items():
+            try:
+                moments[field] = to_utc(day, value, zone_name)
+            except ValueError as error:
+                # e.g. a time the clocks skip that day: said on the field it is about.
+                problems[field] = str(error)
+    starts_at, ends_at = moments.get("start"), moments.get("end")
+    if starts_at and ends_at and ends_at <= starts_at:
+        problems["end"] = "The end must be after the start (same day)."
     if problems:
         raise FormProblems(problems)
     assert starts_at is not None and ends_at is not None
@@ -283,4 +330,5 @@ def details_from_form(
         evaluation_form_url=url,
         chairs=tuple(dict.fromkeys(chairs)),
         presenters=tuple(dict.fromkeys(presenters)),
+        waits_for_chair=waits_for_chair,
     )

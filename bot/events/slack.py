@@ -23,10 +23,12 @@ from bot.events import people
 from bot.events.rules import (
     CURRENT_STATUSES,
     EventDetails,
+    FormProblems,
     NoEventHere,
     create_event,
     current_event,
     event_to_run,
+    moving_problems,
     update_event,
 )
 from bot.models import Event, Person, Role
@@ -232,15 +234,17 @@ def check_before_saving(
 
 def save_setup(
     database: Database, *, workspace_id: int, channel_id: str, event_id: int | None,
-    slack_user_id: str, details: EventDetails,
+    slack_user_id: str, details: EventDetails, now: datetime,
 ) -> Event:
     """Create the channel's event, or change it when the form was opened on an existing one."""
     with unit_of_work(database) as session:
         if event_id is None:
+            if problems := moving_problems(None, details, now=now):
+                raise FormProblems(problems)
             return create_event(session, workspace_id=workspace_id, channel_id=channel_id,
                                 organiser_slack_id=slack_user_id, details=details)
         event = _event_to_change(session, event_id=event_id, workspace_id=workspace_id, slack_user_id=slack_user_id)
-        return update_event(session, event=event, details=details)
+        return update_event(session, event=event, details=details, now=now)
 
 
 def _event_to_change(session: Session, *, event_id: int, workspace_id: int, slack_user_id: str) -> Event:

@@ -82,6 +82,7 @@ def import_programme(
             partner_organisations=list(programme.partners),
             follow_up_days=programme.follow_up_days,
             questions_need_approval=programme.questions_need_approval,
+            waits_for_chair=programme.waits_for_chair,
         )
         try:
             events.add_exclusively(session, event)

@@ -333,6 +333,7 @@ class _Parser:
             self.problem("event.evaluation_form_url", f"{form_url!r} is not accepted. {FORM_LINK_RULE}")
         follow_up_days = self.follow_up_days(event)
         needs_approval = self.boolean(event, "questions_need_approval", "event.questions_need_approval", False)
+        waits_for_chair = self.boolean(event, "waits_for_chair", "event.waits_for_chair", False)
         organisers = self.people(event, "organisers", "event.organisers")
         chairs = self.people(event, "chairs", "event.chairs")
         presenters = self.people(event, "presenters", "event.presenters")
@@ -357,6 +358,7 @@ class _Parser:
             evaluation_form_url=form_url,
             follow_up_days=follow_up_days,
             questions_need_approval=needs_approval,
+            waits_for_chair=waits_for_chair,
             organisers=organisers,
             chairs=chairs,
             presenters=presenters,

@@ -39,6 +39,7 @@ EVENT_KEYS = (
     "evaluation_form_url",
     "follow_up_days",
     "questions_need_approval",
+    "waits_for_chair",
     "organisers",
     "chairs",
     "presenters",
@@ -109,6 +110,7 @@ class Programme:
     evaluation_form_url: str | None
     follow_up_days: int
     questions_need_approval: bool
+    waits_for_chair: bool
     organisers: tuple[PersonRef, ...]
     chairs: tuple[PersonRef, ...]
     presenters: tuple[PersonRef, ...]

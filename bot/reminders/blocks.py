@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -97,8 +98,10 @@ def describe_reminder(*, when_spec: str, due_at: datetime, local_time: str | Non
     else:
         who = "a DM to each attendee"
     if local_time:
-        when = (f"at {local_time} in each person's own time zone on the day after the event "
-                f"({local_date_and_time(due_at, timezone=timezone)} in the event's zone)")
+        # A date token would show the event-zone moment in the reader's zone, which is not when
+        # their DM comes: the day is written out plainly instead.
+        day = due_at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y").replace(" 0", " ")
+        when = f"at {local_time} in each person's own time zone on {day}, the day after the event"
     else:
         when = local_date_and_time(due_at, timezone=timezone)
     return f"{who}, {when} (“{escape(when_spec)}”)"

@@ -57,7 +57,9 @@ from bot.reminders.timing import (
     placeholder_problem,
     render_reminder_text,
     resolve_reminder_time,
+    timed_from_close,
 )
+from bot.run_of_show.rules import closing_time
 from bot.slack.text import too_long, visible
 
 logger = logging.getLogger(__name__)
@@ -111,7 +113,8 @@ class Saved:
     changed: bool
 
 
-def _checked(event: Event, form: ReminderForm, *, now: datetime) -> tuple[dict, dict[str, str]]:
+def _checked(event: Event, form: ReminderForm, *, now: datetime,
+             recipient_zones: frozenset[str | None] = frozenset()) -> tuple[dict, dict[str, str]]:
     """The reminder's column values from a form, or problems keyed by the form's field names."""
     problems: dict[str, str] = {}
     audience = {"dm": ReminderAudience.DIRECT_MESSAGE, "channel": ReminderAudience.CHANNEL}.get(form.audience)
@@ -134,6 +137,14 @@ def _checked(event: Event, form: ReminderForm, *, now: datetime) -> tuple[dict, 
     if due_at is not None:
         if due_at < event.starts_at:
             problems["when"] = "That is before the event starts; evaluation reminders come at or after the start."
+        elif local_time and audience == ReminderAudience.DIRECT_MESSAGE:
+            # Each DM comes at that hour in its reader's own zone: refused only when it has passed
+            # (beyond the grace window) for every one of them.
+            latest = max(local_due(event, local_time, zone_name) for zone_name in recipient_zones | {None})
+            if latest + grace < now:
+                problems["when"] = (f"{local_time} on the day after the event was more than {DEFAULT_GRACE_HOURS} "
+                                    "hours ago for every attendee, so it would only be marked missed: pick a later "
+                                    "time.")
         elif due_at + grace < now:
             problems["when"] = (f"That was more than {DEFAULT_GRACE_HOURS} hours ago, so it would only be marked "
                                 "missed: pick a later time.")
@@ -167,7 +178,7 @@ def _checked(event: Event, form: ReminderForm, *, now: datetime) -> tuple[dict, 
 
 def create_reminder(session: Session, *, event: Event, created_by: str | None, form: ReminderForm,
                     now: datetime) -> Reminder:
-    values, problems = _checked(event, form, now=now)
+    values, problems = _checked(event, form, now=now, recipient_zones=_zones(session, event))
     if problems:
         raise FormProblems(problems)
     reminder = Reminder(event_id=event.id, grace_minutes=DEFAULT_GRACE_HOURS * 60, created_by_slack_user_id=created_by,
@@ -180,13 +191,18 @@ def create_reminder(session: Session, *, event: Event, created_by: str | None, f
 def change_reminder(session: Session, *, reminder: Reminder, form: ReminderForm, now: datetime) -> Reminder:
     """Change a reminder that has not gone out to anyone (nor is going out right now)."""
     event = session.get_one(Event, reminder.event_id)
-    values, problems = _checked(event, form, now=now)
+    values, problems = _checked(event, form, now=now, recipient_zones=_zones(session, event))
     if problems:
         raise FormProblems(problems)
     _unplan(session, reminder, now=now, action="change")
     for name, value in values.items():
         setattr(reminder, name, value)
     return reminder
+
+
+def _zones(session: Session, event: Event) -> frozenset[str | None]:
+    """The time zones of the people the event's DMs would go to, as far as their profiles say."""
+    return frozenset(person.timezone for person in audience_people(session, event=event, include_team=True))
 
 
 def _unplan(session: Session, reminder: Reminder, *, now: datetime, action: str) -> None:
@@ -407,17 +423,18 @@ def event_reminders(session: Session, *, event: Event) -> EventReminders:
                           more=len(reminders) - len(shown))
 
 
-def follow_actual_close(session: Session, *, event: Event) -> int:
+def follow_close(session: Session, *, event: Event) -> int:
     """Reminders timed from the close ("at close", "2 hours after", "next day 10:00") follow the
-    actual close once there is one; reminders at a date and time stay where they are."""
-    if event.closed_at is None:
-        return 0
+    close as it now stands: the chair's pace while the session runs, the actual close once there
+    is one. Reminders at a date and time stay where they are. Returns how many moved."""
     moved = 0
+    closes_at = closing_time(event)
     for reminder in session.scalars(select(Reminder).where(Reminder.event_id == event.id,
                                                            Reminder.status == ReminderStatus.SCHEDULED)):
+        if not timed_from_close(reminder.when_spec):
+            continue
         try:
-            due_at, _ = resolve_reminder_time(reminder.when_spec, event_ends_at=event.closed_at,
-                                              timezone=event.timezone)
+            due_at, _ = resolve_reminder_time(reminder.when_spec, event_ends_at=closes_at, timezone=event.timezone)
         except ValueError:
             continue
         if due_at != reminder.due_at:

@@ -37,7 +37,7 @@ from bot.models import (
     ReminderStatus,
 )
 from bot.reminders import blocks as reminder_blocks
-from bot.reminders import deliveries
+from bot.reminders import deliveries, rules
 from bot.reminders.rules import (
     DEFAULT_DM_WHEN,
     DEFAULT_TEXT,
@@ -56,12 +56,12 @@ from bot.reminders.rules import (
     completers,
     create_reminder,
     event_reminders,
-    follow_actual_close,
     local_due,
     organisers_of,
     reminder_to_manage,
     stop_workspace_reminders,
 )
+from bot.reminders.timing import timed_from_close
 from bot.workspaces import installed, mark_uninstalled
 
 logger = logging.getLogger(__name__)
@@ -222,7 +222,9 @@ def plan_reminders(database: Database, client: WebClient, *, now: datetime,
     """
     run = PlanRun()
     with unit_of_work(database) as session:
-        closed = or_(Event.ends_at <= now, and_(Event.closed_at.is_not(None), Event.closed_at <= now))
+        # A live session closes when its chair closes it, whatever the plan said.
+        closed = or_(and_(Event.status != EventStatus.LIVE, Event.ends_at <= now),
+                     and_(Event.closed_at.is_not(None), Event.closed_at <= now))
         due = list(session.scalars(
             select(Reminder.id).join(Event, Event.id == Reminder.event_id)
             .where(installed(Event.workspace_id), or_(
@@ -276,6 +278,10 @@ def fan_out_reminder(database: Database, client: WebClient, *, reminder_id: int,
                 session.execute(update(Reminder).where(*version).values(status=ReminderStatus.CANCELLED)
                                 .execution_options(synchronize_session=False))
                 return "cancelled"
+            if event.status == EventStatus.LIVE and timed_from_close(reminder.when_spec):
+                # The chair decides when the session closes (a hold, an extension): a reminder
+                # counted from the close waits for it, and then follows it.
+                return "waiting"
             late = now - reminder.due_at > timedelta(minutes=reminder.grace_minutes)
             if reminder.local_time_for_recipient is None and late:
                 won = session.execute(update(Reminder).where(*version).values(status=ReminderStatus.MISSED)
@@ -407,10 +413,18 @@ def event_of_reminder(database: Database, *, reminder_id: int) -> int | None:
         return session.scalar(select(Reminder.event_id).where(Reminder.id == reminder_id))
 
 
-def follow_actual_closes(database: Database, *, since: datetime) -> int:
-    """Reminders timed from the close follow the actual close of events closed since `since`."""
+def follow_closes(database: Database, *, since: datetime) -> int:
+    """Reminders timed from the close follow it: for live events (whose close follows the chair's
+    pace) and for events closed since `since` (the actual close)."""
     moved = 0
     with unit_of_work(database) as session:
-        for event in session.scalars(select(Event).where(Event.closed_at.is_not(None), Event.closed_at >= since)):
-            moved += follow_actual_close(session, event=event)
+        for event in session.scalars(select(Event).where(or_(
+                Event.status == EventStatus.LIVE, and_(Event.closed_at.is_not(None), Event.closed_at >= since)))):
+            moved += rules.follow_close(session, event=event)
     return moved
+
+
+def follow_close(database: Database, *, event_id: int) -> int:
+    """Reminders timed from one event's close follow it now (after the chair moved it)."""
+    with unit_of_work(database) as session:
+        return rules.follow_close(session, event=session.get_one(Event, event_id))

@@ -70,6 +70,11 @@ def resolve_reminder_time(when_spec: str, *, event_ends_at: datetime, timezone: 
     raise ValueError(f"unknown reminder time {when_spec!r}: use {REMINDER_FORMS}")
 
 
+def timed_from_close(when_spec: str) -> bool:
+    """Whether a reminder's time is counted from the close (and so moves when the close does)."""
+    return not _ABSOLUTE.match(" ".join(when_spec.lower().split()))
+
+
 def _too_late(when_spec: str) -> str:
     return (f"{when_spec!r} is more than {MAX_DAYS_AFTER_CLOSE} days after the event's close: "
             "choose a time within a year of the event")

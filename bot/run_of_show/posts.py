@@ -66,7 +66,12 @@ class SegmentPost(_RunOfShowPost):
             select(AgendaSegment)
             .where(AgendaSegment.event_id == event.id, AgendaSegment.position > segment.position)
             .order_by(AgendaSegment.position).limit(1))
-        return blocks.segment_started(event, segment, upcoming)
+        missed = list(session.scalars(
+            select(AgendaSegment)
+            .where(AgendaSegment.event_id == event.id, AgendaSegment.missed.is_(True),
+                   AgendaSegment.position < segment.position, AgendaSegment.announced_at == segment.announced_at)
+            .order_by(AgendaSegment.position)))
+        return blocks.segment_started(event, segment, upcoming, missed)
 
     def sent(self, session: Session, item: Claimed, ts: str) -> None:
         session.get_one(AgendaSegment, item.subject_id).announcement_ts = ts
