@@ -17,9 +17,16 @@ class Capability:
 
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("/event help", "Show this list.", "anyone"),
-    Capability("/event setup", "Set up this channel's event (title, times, chairs, presenters, form link), or change it.", "organisers"),
+    Capability("/event setup", "Set up this channel's event (title, times, chairs, presenters, form link, whether it "
+               "waits for the chair's start), or change it: a new date moves its agenda, prompts and reminders.",
+               "organisers"),
     Capability("/event start", "Open the session now: posts the welcome, agenda and housekeeping.", "chairs"),
     Capability("/event next", "Announce the next agenda item now; later scheduled posts follow your pace.", "chairs"),
+    Capability("/event hold", "Pause the scheduled posts (agenda, prompts, the close) until `/event resume`; "
+               "everything not yet posted then moves on by the time held.", "chairs"),
+    Capability("/event resume", "End a hold: says when each remaining item, prompt and the close now come.", "chairs"),
+    Capability("/event extend 10", "Give the current item 10 more minutes: everything after it, the close and "
+               "reminders timed from the close move by as much.", "chairs"),
     Capability("/event prompt improvement|collaborative|equity|next", "Post a reflection prompt now.", "chairs"),
     Capability("/event status", "Where the session is and what comes next.", "chairs"),
     Capability("/event reflections", "The reflections so far, by theme, with a CSV in your DMs.", "chairs"),

@@ -222,7 +222,13 @@ def run() -> int:
         command(CHAIR, "start")
         slack.wait_for(lambda: any(m["text"].startswith("Now:") for m in slack.messages(CHANNEL)), timeout=15)
         transcript.show_new()
+        # The session drifts: the chair holds the scheduled posts, gives the welcome ten more
+        # minutes, resumes, and moves on; the organiser presses `next` a moment later and is told.
+        command(CHAIR, "hold")
+        command(CHAIR, "extend 10")
+        command(CHAIR, "resume")
         command(CHAIR, "next")
+        command(ORGANISER, "next")
         command(CHAIR, "prompt equity")
         prompt = next(m for m in slack.messages(CHANNEL) if m["text"].startswith("Reflection"))
         for user, words in [(ATTENDEES[0], "Inequities are variation, and variation is something QI knows how to work on."),

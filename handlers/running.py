@@ -87,7 +87,7 @@ def resume_event(ack: Ack, command: dict, context: BoltContext, client: WebClien
         moved = reminders_slack.follow_close(context["database"], event_id=event_id)
         respond(run_of_show_blocks.pace_changed(pace.state, what=(
             f":arrow_forward: Resumed after {minutes(pace.moved_by_seconds)} on hold; the rest moves on by as much"
-            + (f" ({_reminders(moved)} timed from the close move with it)" if moved else "") + ":")).as_ephemeral())
+            + (f" ({_reminders(moved)} with it)" if moved else "") + ":")).as_ephemeral())
 
 
 def extend_item(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -104,11 +104,11 @@ def extend_item(ack: Ack, command: dict, context: BoltContext, client: WebClient
         respond(run_of_show_blocks.pace_changed(pace.state, what=(
             f":hourglass_flowing_sand: {escape(current.title) if current else 'The session'} has "
             f"{minutes(pace.moved_by_seconds)} more; everything after it moves by as much"
-            + (f" ({_reminders(moved)} timed from the close move with it)" if moved else "") + ":")).as_ephemeral())
+            + (f" ({_reminders(moved)} with it)" if moved else "") + ":")).as_ephemeral())
 
 
 def _reminders(count: int) -> str:
-    return f"{count} reminder{'s' if count != 1 else ''}"
+    return f"{count} reminder{'s' if count != 1 else ''} timed from the close move{'s' if count == 1 else ''}"
 
 
 def post_prompt(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:

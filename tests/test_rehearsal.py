@@ -17,6 +17,11 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "Only a chair or organiser of this event can move the session on." in out
     assert "== Welcome to Provider collaboratives: improving equitably ==" in out
     assert "Now: Presentation one" in out
+    # The chair's pace: hold, extend and resume each say what moves; a second press is told who moved on.
+    assert "On hold: nothing more is posted on schedule" in out
+    assert "has 10 minutes more; everything after it moves by as much" in out
+    assert "Resumed after" in out
+    assert "was just announced by" in out
     assert "What are you hearing that relates to equity?" in out
     assert "*Equity* (2)" in out
     assert "Equity: 2 reflections" in out

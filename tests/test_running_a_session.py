@@ -245,3 +245,31 @@ def test_scheduled_posts_survive_a_restart_between_them(slack: SlackDouble, data
     assert texts.count("Welcome to Restart rehearsal") == 1
     assert texts.count("Now: Opening") == 1
     assert texts.count("Now: After the restart") == 1
+
+
+def test_a_chair_holds_extends_and_resumes_and_a_second_chair_is_told_who_moved_on(
+    app: RunningApp, slack: SlackDouble
+) -> None:
+    assert "has started" in chair(slack, "start")
+    slack.wait_for(lambda: any(t.startswith("Now: Welcome") for t in channel_texts(slack)), timeout=15)
+
+    held = chair(slack, "hold")
+    assert "On hold" in held and "/event resume" in held and "The close at" in held
+    assert "already on hold" in chair(slack, "hold")
+    assert "On hold since" in chair(slack, "status")
+    assert "By how many minutes?" in chair(slack, "extend soon")  # bad input: told how, nothing moves
+    extended = chair(slack, "extend 10")
+    assert "Welcome and introduction has 10 minutes more" in extended and "The close at" in extended
+    assert "1 reminder timed from the close moves with it" in extended  # the seed's "at close" post moves too
+    resumed = chair(slack, "resume")
+    assert "Resumed after" in resumed and "Next: *Presentation one" in resumed
+    assert "not on hold" in chair(slack, "resume")
+
+    # The chair and the organiser both move the session on at once: one announcement, and the
+    # second hears who made it, not "every agenda item has been announced".
+    assert "Announced: Presentation one" in chair(slack, "next")
+    second = chair(slack, "next", user=ORGANISER)
+    assert f"was just announced by <@{CHAIR}>" in second and "Every agenda item" not in second
+    slack.drain()
+    assert len([t for t in channel_texts(slack) if t.startswith("Now: Presentation one")]) == 1
+    assert not any(t.startswith("Now: Presentation two") for t in channel_texts(slack))

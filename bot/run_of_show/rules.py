@@ -134,5 +134,7 @@ def not_live(event: Event) -> str:
 
 
 def minutes(seconds: float) -> str:
+    if 0 < abs(seconds) < 30:
+        return "less than a minute"
     count = round(abs(seconds) / 60)
     return f"{count} minute{'s' if count != 1 else ''}"
