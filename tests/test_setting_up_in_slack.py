@@ -162,3 +162,25 @@ def test_when_slack_is_slow_the_form_stays_open_and_nothing_is_saved(
     slack.clear_rate_limits()
     assert save(slack, view, ORGANISER) is None
     assert events_in(database_url, CHANNEL) == ["Next session"]
+
+
+def test_an_event_that_waits_for_its_chair_and_a_day_that_has_passed(
+    app: RunningApp, slack: SlackDouble, database_url: str
+) -> None:
+    view = run_setup(slack, ORGANISER)
+    assert isinstance(view, dict)
+    # A day already gone is refused on the date; the form keeps everything else.
+    errors = save(slack, view, ORGANISER, date={"value": "2020-01-06"})
+    assert errors is not None and set(errors) == {"date"} and "That day has passed" in errors["date"]
+    assert events_in(database_url, CHANNEL) == []
+    assert save(slack, view, ORGANISER, waits_for_chair={"value": ["yes"]}) is None
+    engine = db.make_engine(database_url)
+    try:
+        with unit_of_work(db.make_session_factory(engine)) as session:
+            assert session.query(Event).filter_by(channel_id=CHANNEL).one().waits_for_chair is True
+    finally:
+        engine.dispose()
+    again = run_setup(slack, ORGANISER)
+    assert isinstance(again, dict)
+    waits = next(b for b in again["blocks"] if b.get("block_id") == "waits_for_chair")
+    assert waits["element"]["initial_options"][0]["value"] == "yes"  # the form shows what was chosen
