@@ -242,6 +242,11 @@ class Event(Base):
     waits_for_chair: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # When the organisers were told that eventbot was away while the event should have run.
     missed_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The chair's digest orders by votes while keeping organisations varied.
+    fair_ordering: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Personal data is kept this many days after the close, then purged (and the organisers told).
+    retention_days: Mapped[int] = mapped_column(Integer, default=180, server_default="180")
+    personal_data_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_message_ts: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -343,8 +348,11 @@ class Question(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     # Kept even when anonymous, so the asker can be told of the answer; never shown or exported.
-    asker_person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # None once the asker asked eventbot to forget them: the question stays as anonymous text.
+    asker_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An anonymous asker let the question count for their organisation (a named one always counts).
+    organisation_shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     text: Mapped[str] = mapped_column(Text)
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_segments.id", ondelete="SET NULL"))
     for_presenter_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
@@ -393,6 +401,22 @@ class FollowUp(Base):
     # Its owner was last reminded of it then; and reminded once it was overdue.
     nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     overdue_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventAffiliation(Base):
+    """The organisation a person counts for at one event: chosen from its partners, or the Slack
+    Connect workspace they come from. `organisation` None means they preferred not to say."""
+
+    __tablename__ = "event_affiliations"
+    __table_args__ = (UniqueConstraint("event_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    organisation: Mapped[str | None] = mapped_column(String(255))
+    # "chosen" (from the prompt) or "slack_connect" (their own workspace).
+    source: Mapped[str] = mapped_column(String(16))
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SpeakingQueueEntry(Base):
