@@ -46,6 +46,10 @@ CAPABILITIES: tuple[Capability, ...] = (
                "forms completed, follow-ups answered on time; a chart, Markdown and CSV in your DMs.", "organisers"),
     Capability("/event followups", "After the close: every question left to answer, by owner (open, answered, "
                "overdue), with a CSV in your DMs. Presenters see their own.", "chairs"),
+    Capability("/event organisation", "Say which partner organisation you join from (or prefer not to say): one "
+               "click, once per event, remembered; counted per organisation, never shown by name.", "attendees"),
+    Capability("/event fair on|off", "Fair ordering: the question digest orders by votes but keeps organisations "
+               "varied (no more than two in a row from one while another's wait).", "chairs"),
     Capability("/ask <your question>", "Ask a question in the event's channel; others can upvote it.", "attendees"),
     Capability("/ask", "Ask in a form: choose a presenter, or ask anonymously.", "attendees"),
     Capability("/ask aloud", "Join the queue to ask your question aloud; the chair brings you in.", "attendees"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from handlers import (
+    affiliating,
     asking,
     digesting,
     event_command,
@@ -35,6 +36,7 @@ def register_all(app: App) -> None:
     moderating.register(app)
     speaking.register(app)
     reflecting.register(app)
+    affiliating.register(app)
     home.register(app)
     digesting.register(app)
     reminding.register(app)

@@ -73,6 +73,7 @@ def submit_ask_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
         question = questions_slack.ask(
             context["database"], workspace_id=context["workspace_id"], channel_id=channel_id, asker_slack_id=user_id,
             text=values.get("question") or "", anonymous="anonymous" in (values.get("anonymous") or []),
+            organisation_shared="share_organisation" in (values.get("anonymous") or []),
             for_presenter_slack_id=values.get("for_presenter"), now=utcnow())
         status = question.status
     except UserError as error:

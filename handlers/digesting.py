@@ -76,7 +76,26 @@ def export_csv(ack: Ack, body: dict, action: dict, context: BoltContext, client:
         respond(messages.ok(f"Sent {what} ({count}) to your DMs as a CSV file.").as_ephemeral())
 
 
-SUBCOMMANDS = {"questions": pull_questions}
+def choose_fair_ordering(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    """`/event fair on|off`: the digest keeps organisations varied, or orders by votes alone."""
+    ack()
+    with answering_problems(respond):
+        word = (command.get("text") or "").strip().lower()
+        if word not in ("on", "off"):
+            raise question_digest.DigestError("`/event fair on` keeps organisations varied in the question digest; "
+                                              "`/event fair off` orders it by votes alone.")
+        event_id = events_slack.event_id_to_run(
+            context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+            slack_user_id=command["user_id"], action="choose how questions are ordered", include_closed=True,
+        )
+        questions_slack.set_fair_ordering(context["database"], event_id=event_id, on=word == "on")
+        respond(messages.ok(
+            "Fair ordering is on: `/event questions` orders by votes, but no organisation takes more than two "
+            "places in a row while another's questions wait." if word == "on"
+            else "Fair ordering is off: `/event questions` orders by votes alone.").as_ephemeral())
+
+
+SUBCOMMANDS = {"questions": pull_questions, "fair": choose_fair_ordering}
 
 
 def register(app: App) -> None:

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.capabilities import CAPABILITIES
 from bot.slack import messages
 from handlers import (
+    affiliating,
     digesting,
     following_up,
     moderating,
@@ -40,6 +41,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **reminding.SUBCOMMANDS,
     **following_up.SUBCOMMANDS,
     **reflecting.SUBCOMMANDS,
+    **affiliating.SUBCOMMANDS,
     **reporting.SUBCOMMANDS,
 }
 

@@ -273,3 +273,42 @@ def test_a_chair_holds_extends_and_resumes_and_a_second_chair_is_told_who_moved_
     slack.drain()
     assert len([t for t in channel_texts(slack) if t.startswith("Now: Presentation one")]) == 1
     assert not any(t.startswith("Now: Presentation two") for t in channel_texts(slack))
+
+
+def test_attendees_say_where_they_are_from_in_one_click_and_the_chair_sees_whose_voices_are_heard(
+    app: RunningApp, slack: SlackDouble
+) -> None:
+    assert "has started" in chair(slack, "start")
+    welcome = slack.wait_for(lambda: next((m for m in slack.messages(CHANNEL)
+                                           if m["text"].startswith("Welcome to")), None), timeout=15)
+    buttons = [e for b in welcome["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["text"]["text"] for b in buttons] == [
+        "Wye Valley NHS Trust", "Worcestershire Acute Hospitals NHS Trust", "George Eliot Hospital NHS Trust",
+        "South Warwickshire University NHS Foundation Trust", "Prefer not to say"]
+    for n, user in enumerate(ATTENDEES[:4]):
+        before = len(slack.response_url_posts)
+        button = buttons[0] if n < 3 else buttons[-1]
+        slack.send_block_action(user_id=user, action_id=button["action_id"], value=button["value"],
+                                channel_id=CHANNEL, message_ts=welcome["ts"])
+        slack.wait_for(lambda: len(slack.response_url_posts) > before, timeout=10)
+        said = slack.response_url_posts[-1]
+        assert said["response_type"] == "ephemeral" and said.get("replace_original") is False
+        assert ("Wye Valley NHS Trust" if n < 3 else "prefer not to say") in said["text"]
+    # The welcome itself is unchanged for everyone else.
+    assert next(m for m in slack.messages(CHANNEL) if m["ts"] == welcome["ts"])["blocks"] == welcome["blocks"]
+    assert "You count for *Wye Valley NHS Trust*" in chair(slack, "organisation", user=ATTENDEES[0])
+
+    # An anonymous question from the modal that still counts for its asker's organisation.
+    assert slack.send_slash_command("/ask", "", user_id=ATTENDEES[1], channel_id=CHANNEL).status == 200
+    view = slack.wait_for(lambda: slack.open_views(ATTENDEES[1]), timeout=10)[-1]
+    assert slack.submit_view(view["id"], user_id=ATTENDEES[1], values={
+        "question": {"value": "How do smaller trusts get heard?"},
+        "anonymous": {"value": ["anonymous", "share_organisation"]}}).status == 200
+    slack.wait_for(lambda: any("smaller trusts" in t for t in channel_texts(slack)), timeout=10)
+
+    assert "Fair ordering is on" in chair(slack, "fair on")
+    assert "`/event fair on`" in chair(slack, "fair maybe")
+    digest = chair(slack, "questions all")
+    assert "keeping organisations varied" in digest
+    assert "By organisation" in digest and "fewer than 3 people" in digest  # three from Wye Valley, one not said
+    assert ATTENDEES[1] not in digest  # the anonymous asker is not named anywhere

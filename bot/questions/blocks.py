@@ -168,10 +168,14 @@ def ask_form(*, channel_id: str, presenters: list[tuple[str, str]]) -> dict[str,
             action_id=VALUE, placeholder="Anyone",
             options=[Option(value=slack_id, text=PlainTextObject(text=truncate(name, 75))) for slack_id, name in presenters[:100]])))
     blocks.append(InputBlock(block_id="anonymous", label="Name", optional=True, element=CheckboxesElement(
-        action_id=VALUE, options=[Option(value="anonymous", text=PlainTextObject(text="Ask anonymously"))])))
+        action_id=VALUE, options=[
+            Option(value="anonymous", text=PlainTextObject(text="Ask anonymously")),
+            Option(value="share_organisation", text=PlainTextObject(text="If anonymous, still count it for my organisation")),
+        ])))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text="Anonymous questions are shown to everyone, chairs included, without your name. "
-             "You will still be told when yours is answered.")]))
+             "You will still be told when yours is answered. Counting it for your organisation only adds it "
+             "to your organisation's figures, never to your name.")]))
     return View(type="modal", callback_id=ASK_CALLBACK, title="Ask a question", submit="Ask", close="Cancel",
                 private_metadata=json.dumps({"channel_id": channel_id}), blocks=blocks).to_dict()
 

@@ -33,6 +33,7 @@ from bot.models import (
     QuestionStatus,
     Vote,
 )
+from bot.organisations.rules import OrganisationFigures, fair_order, figures, organisations_of
 from bot.reflections.rules import neutralise_for_spreadsheet
 
 ACTION = "see the questions"
@@ -121,6 +122,8 @@ class DigestRow:
     askers: tuple[Asker, ...]
     answer_text: str | None
     asked_at: datetime
+    # The organisation the question counts for (None: not said, or an anonymous asker who did not share it).
+    organisation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,9 @@ class QuestionDigest:
     # Every status for the whole event, whatever the filter (zero when there are none).
     counts: dict[QuestionStatus, int]
     groups: tuple[DigestGroup, ...]
+    # The chair chose to keep organisations varied within each group (`/event fair on`).
+    fair_ordering: bool = False
+    organisations: OrganisationFigures | None = None
 
     @property
     def question_count(self) -> int:
@@ -172,8 +178,8 @@ def _asker_columns(asker: type[Person]) -> tuple:
 
 
 def digest(session: Session, *, event_id: int, status_filter: StatusFilter = StatusFilter.OPEN) -> QuestionDigest:
-    """The event's questions for one filter: grouped, sorted, credited; five queries in all."""
-    event = session.execute(select(Event.title, Event.timezone).where(Event.id == event_id)).one()
+    """The event's questions for one filter: grouped, sorted, credited; a fixed number of queries."""
+    event = session.get_one(Event, event_id)
     segments = {
         segment_id: (position, title)
         for segment_id, position, title in session.execute(
@@ -200,8 +206,11 @@ def digest(session: Session, *, event_id: int, status_filter: StatusFilter = Sta
             Question.id, Question.text, Question.status, Question.created_at, Question.segment_id,
             Question.answer_text, FollowUp.answer_text, func.coalesce(votes.c.votes, 0),
             *_asker_columns(asker), presenter.slack_user_id, presenter.display_name,
+            # Which organisation it counts for: a named question always, an anonymous one only if shared.
+            case((Question.anonymous.is_(True) & Question.organisation_shared.is_(False), None),
+                 else_=Question.asker_person_id),
         )
-        .join(asker, asker.id == Question.asker_person_id)
+        .outerjoin(asker, asker.id == Question.asker_person_id)
         .outerjoin(presenter, presenter.id == Question.for_presenter_person_id)
         .outerjoin(votes, votes.c.question_id == Question.id)
         .outerjoin(FollowUp, FollowUp.question_id == Question.id)
@@ -209,11 +218,14 @@ def digest(session: Session, *, event_id: int, status_filter: StatusFilter = Sta
     ).all()
 
     merged_askers = _merged_askers(session, event_id=event_id)
+    # An event with no partner list has no organisations to count for: no query for them.
+    organisation = organisations_of(session, event=event, person_ids={row[-1] for row in rows if row[-1] is not None}
+                                    ) if event.partner_organisations else {}
 
     grouped: dict[tuple[int | None, str | None], list[DigestRow]] = {}
     presenters: dict[str | None, str | None] = {None: None}
     for (question_id, text, status, created_at, segment_id, answer, follow_up_answer, vote_count,
-         asker_id, asker_name, presenter_id, presenter_name) in rows:
+         asker_id, asker_name, presenter_id, presenter_name, counted_person_id) in rows:
         if segment_id not in segments:
             segment_id = None
         presenters[presenter_id] = presenter_name
@@ -226,6 +238,7 @@ def digest(session: Session, *, event_id: int, status_filter: StatusFilter = Sta
             askers=_credits(own, merged_askers.get(question_id, ())),
             answer_text=answer or follow_up_answer,
             asked_at=created_at,
+            organisation=organisation.get(counted_person_id) if counted_person_id is not None else None,
         ))
 
     def group_order(key: tuple[int | None, str | None]) -> tuple:
@@ -237,19 +250,25 @@ def digest(session: Session, *, event_id: int, status_filter: StatusFilter = Sta
             presenter_id is None, presenter_label.casefold(), presenter_id or "",
         )
 
+    def ordered(rows: list[DigestRow]) -> tuple[DigestRow, ...]:
+        by_votes = sorted(rows, key=lambda r: (-r.votes, r.asked_at, r.question_id))
+        if event.fair_ordering:
+            return tuple(fair_order(by_votes, organisation=lambda r: r.organisation, score=lambda r: r.votes))
+        return tuple(by_votes)
+
     groups = tuple(
         DigestGroup(
             segment_id=segment_id,
             segment_title=segments[segment_id][1] if segment_id is not None else NO_SEGMENT_TITLE,
             presenter_slack_id=presenter_id,
             presenter_name=presenters[presenter_id],
-            rows=tuple(sorted(grouped[(segment_id, presenter_id)], key=lambda r: (-r.votes, r.asked_at, r.question_id))),
+            rows=ordered(grouped[(segment_id, presenter_id)]),
         )
         for segment_id, presenter_id in sorted(grouped, key=group_order)
     )
-    title, timezone = event
-    return QuestionDigest(event_id=event_id, title=title, timezone=timezone, status_filter=status_filter,
-                          counts=counts, groups=groups)
+    return QuestionDigest(event_id=event_id, title=event.title, timezone=event.timezone, status_filter=status_filter,
+                          counts=counts, groups=groups, fair_ordering=event.fair_ordering,
+                          organisations=figures(session, event_id=event_id) if event.partner_organisations else None)
 
 
 def _merged_askers(session: Session, *, event_id: int) -> dict[int, list[Asker]]:
@@ -260,7 +279,7 @@ def _merged_askers(session: Session, *, event_id: int) -> dict[int, list[Asker]]
     asker = aliased(Person)
     merged = session.execute(
         select(Question.id, Question.merged_into_id, *_asker_columns(asker))
-        .join(asker, asker.id == Question.asker_person_id)
+        .outerjoin(asker, asker.id == Question.asker_person_id)
         .where(Question.event_id == event_id, Question.status == QuestionStatus.MERGED)
         .order_by(Question.created_at, Question.id)
     ).all()
@@ -296,7 +315,7 @@ def _credits(own: Asker, merged: Iterable[Asker]) -> tuple[Asker, ...]:
 
 CSV_COLUMNS = [
     "segment", "presenter", "question_id", "status", "votes", "question", "askers", "asker_slack_user_ids",
-    "answer", "asked_at",
+    "answer", "asked_at", "organisation",
 ]
 
 
@@ -321,5 +340,6 @@ def questions_csv(found: QuestionDigest) -> str:
             "; ".join(a.slack_user_id for a in row.askers if a.slack_user_id is not None),
             neutralise_for_spreadsheet(row.answer_text or ""),
             row.asked_at.astimezone(zone).isoformat(timespec="minutes"),
+            neutralise_for_spreadsheet(row.organisation or ""),
         ])
     return out.getvalue()

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 
 from bot.errors import UserError
 from bot.models import QuestionStatus
+from bot.organisations import blocks as organisation_blocks
 from bot.questions.digest import (
     ANONYMOUS,
     ANYONE,
@@ -180,7 +181,9 @@ def digest_page(found: QuestionDigest, *, page: int = 1) -> Message:
         HeaderBlock(text=truncate(plain(f"Questions: {found.title}"), 150)),
         SectionBlock(text=MarkdownTextObject(text=(
             f"{_counts_line(found)}\n"
-            f"Showing {_how_many(found)}, by agenda item and presenter, most votes first."
+            f"Showing {_how_many(found)}, by agenda item and presenter, most votes first"
+            + (", keeping organisations varied (no more than two in a row from one while another's wait)."
+               if found.fair_ordering else ".")
         ))),
     ]
     sections = _sections_for(pages[page - 1])
@@ -188,6 +191,8 @@ def digest_page(found: QuestionDigest, *, page: int = 1) -> Message:
         sections = ["_No questions yet._" if found.status_filter is StatusFilter.ALL
                     else f"_No {FILTER_NAMES[found.status_filter]} questions yet._"]
     blocks.extend(SectionBlock(text=MarkdownTextObject(text=s)) for s in sections)
+    if page == 1 and found.organisations is not None:
+        blocks.extend(organisation_blocks.figure_blocks(found.organisations))
     request = DigestRequest(event_id=found.event_id, status_filter=found.status_filter)
     buttons = []
     if page > 1:

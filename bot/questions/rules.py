@@ -116,6 +116,7 @@ def ask(
     anonymous: bool = False,
     for_presenter_slack_id: str | None = None,
     source_message_ts: str | None = None,
+    organisation_shared: bool = False,
 ) -> Question:
     """Store a question for the channel's event: checked first, so a refused one leaves nothing."""
     text = check_text(text)
@@ -141,6 +142,8 @@ def ask(
         event_id=event.id,
         asker_person_id=asker.id,
         anonymous=anonymous,
+        # Only an anonymous asker's choice matters: a named question always counts for its asker's organisation.
+        organisation_shared=anonymous and organisation_shared,
         text=text,
         segment_id=_current_segment_id(session, event.id),
         for_presenter_person_id=presenter_id,

@@ -33,12 +33,13 @@ def check_can_ask(database: Database, *, workspace_id: int, channel_id: str, tex
 
 def ask(database: Database, *, workspace_id: int, channel_id: str, asker_slack_id: str, text: str, now: datetime,
         anonymous: bool = False, for_presenter_slack_id: str | None = None,
-        source_message_ts: str | None = None) -> Question:
+        source_message_ts: str | None = None, organisation_shared: bool = False) -> Question:
     """Store a question and its card (or its approval requests) together."""
     with unit_of_work(database) as session:
         question = questions.ask(session, workspace_id=workspace_id, channel_id=channel_id,
                                  asker_slack_id=asker_slack_id, text=text, anonymous=anonymous,
-                                 for_presenter_slack_id=for_presenter_slack_id, source_message_ts=source_message_ts)
+                                 for_presenter_slack_id=for_presenter_slack_id, source_message_ts=source_message_ts,
+                                 organisation_shared=organisation_shared)
         posts.question_asked(session, question=question, now=now)
         return question
 
@@ -162,6 +163,12 @@ def export_digest(database: Database, *, event_id: int, status_filter: StatusFil
     """The digest and the same as CSV text."""
     found = pull_digest(database, event_id=event_id, status_filter=status_filter)
     return found, questions_csv(found)
+
+
+def set_fair_ordering(database: Database, *, event_id: int, on: bool) -> None:
+    """The chair's choice: the digest keeps organisations varied, or orders by votes alone."""
+    with unit_of_work(database) as session:
+        session.get_one(Event, event_id).fair_ordering = on
 
 
 def require_digest_reader(database: Database, *, workspace_id: int, event_id: int, slack_user_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
+from bot.organisations import blocks as organisation_blocks
 from bot.reports.rules import Report, figures
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
 from bot.slack.text import plain, truncate
@@ -14,6 +15,7 @@ def summary(found: Report) -> Message:
     return Message(text=f"The event report for {found.title}", blocks=blocks_of(
         HeaderBlock(text=truncate(plain(f"Report: {found.title}"), 150)),
         SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT))),
+        *(organisation_blocks.figure_blocks(found.organisations) if found.organisations is not None else []),
         ContextBlock(elements=[MarkdownTextObject(
             text="The chart, and the report as Markdown and CSV, are in your DMs.")]),
     ))

@@ -27,7 +27,10 @@ from bot.models import (
     Role,
     Vote,
 )
+from bot.organisations.rules import FEWER_THAN, SMALLEST_GROUP, OrganisationFigures, figure_table
+from bot.organisations.rules import figures as organisation_figures
 from bot.questions.follow_ups import Outcomes, outcomes
+from bot.reflections.rules import neutralise_for_spreadsheet
 from bot.reminders.deliveries import REMINDER
 
 # The session's activity is counted in slots of this length.
@@ -61,6 +64,8 @@ class Report:
     answered_on_time: int
     answered_late: int
     slots: tuple[Slot, ...]
+    # Whose voices were heard, when the event has partner organisations.
+    organisations: OrganisationFigures | None = None
 
 
 def report(session: Session, *, event: Event) -> Report:
@@ -90,7 +95,8 @@ def report(session: Session, *, event: Event) -> Report:
         closed_at=event.closed_at, attendees=attendees, reflected=reflected, asked=asked, voted=voted,
         outcomes=outcomes(session, event_id=event.id), reminders_sent=reminders_sent, forms_completed=completed,
         follow_ups=len(follow_ups), answered_on_time=on_time, answered_late=late,
-        slots=_slots(session, event=event, questions=questions, prompts=prompts))
+        slots=_slots(session, event=event, questions=questions, prompts=prompts),
+        organisations=organisation_figures(session, event_id=event.id) if event.partner_organisations else None)
 
 
 def _slots(session: Session, *, event: Event, questions, prompts) -> tuple[Slot, ...]:  # type: ignore[no-untyped-def]
@@ -133,12 +139,24 @@ def report_csv(found: Report) -> str:
     writer = csv.writer(out)
     writer.writerow(["figure", "value"])
     writer.writerows(figures(found))
+    if found.organisations is not None:
+        writer.writerow([])
+        writer.writerows([[neutralise_for_spreadsheet(cell) for cell in row]
+                          for row in figure_table(found.organisations)])
     return out.getvalue()
 
 
 def report_markdown(found: Report) -> str:
     lines = [f"# {found.title}: the event report", ""]
     lines += [f"- {name[:1].upper() + name[1:]}: {value}" for name, value in figures(found)]
+    if found.organisations is not None:
+        table = figure_table(found.organisations)
+        lines += ["", "## By organisation", "", "| " + " | ".join(table[0]) + " |",
+                  "|" + "---|" * len(table[0])]
+        lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in table[1:]]
+        lines += [f"- Flag: {flag}" for flag in found.organisations.flags]
+        lines += ["", f"Groups of fewer than {SMALLEST_GROUP} people are shown as \"{FEWER_THAN}\"; an anonymous "
+                  "question counts for an organisation only if its asker chose that."]
     if found.outcomes.answers_after:
         lines += ["", "## Answered after the event", ""]
         lines += [f"- [{text}]({link})" if link else f"- {text}" for text, link in found.outcomes.answers_after]

@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.models import AgendaSegment, Event, ReflectionPrompt, ReflectionTheme
+from bot.organisations import blocks as organisation_blocks
 from bot.reflections.blocks import SHARE_REFLECTION_ACTION, THEME_NAMES
 from bot.run_of_show.rules import NextItem, RunState
 from bot.slack import messages
@@ -67,6 +68,9 @@ def welcome(event: Event, segments: list[AgendaSegment]) -> Message:
         ContextBlock(elements=[MarkdownTextObject(
             text="Ask questions with `/ask`, and answer the reflection prompts in their threads as they appear.")])
     )
+    if event.partner_organisations:
+        # Once per event, one click: whose voices are heard is counted per organisation.
+        parts.extend(organisation_blocks.choice_blocks(event.id, list(event.partner_organisations)))
     return Message(text=f"Welcome to {escape(event.title)}", blocks=blocks_of(*parts))
 
 

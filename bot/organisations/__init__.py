@@ -1,0 +1,1 @@
+"""Organisations: who each person counts for at an event, and whose voices are heard."""
