@@ -222,6 +222,25 @@ def run() -> int:
         command(CHAIR, "start")
         slack.wait_for(lambda: any(m["text"].startswith("Now:") for m in slack.messages(CHANNEL)), timeout=15)
         transcript.show_new()
+        # Whose voices are heard: attendees say, in one click on the welcome, which trust they join from.
+        welcome = next(m for m in slack.messages(CHANNEL) if m["text"].startswith("Welcome to"))
+        buttons = [e for b in welcome["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        for n, user in enumerate(ATTENDEES[:9]):
+            button = buttons[-1] if n == 8 else buttons[[0, 0, 0, 0, 1, 1, 1, 2][n]]
+            before = len(slack.response_url_posts)
+            if n in (0, 8):
+                transcript.say(user, f"(clicks {button['text']['text']!r} on the welcome)")
+            slack.send_block_action(user_id=user, action_id=button["action_id"], value=button["value"],
+                                    channel_id=CHANNEL, message_ts=welcome["ts"])
+            slack.wait_for(lambda: len(slack.response_url_posts) > before, timeout=15)
+            if n in (0, 8):
+                transcript.show_new()
+            else:
+                transcript.seen_ephemeral = len(slack.ephemeral())
+            if n == 7:
+                print("\n  (six more attendees click their trust: three Wye Valley, three Worcestershire Acute, "
+                      "one George Eliot)")
+
         # The session drifts: the chair holds the scheduled posts, gives the welcome ten more
         # minutes, resumes, and moves on; the organiser presses `next` a moment later and is told.
         command(CHAIR, "hold")
@@ -273,6 +292,8 @@ def run() -> int:
             "value": "Agree a shared aim and one measure with the partner trusts, then test small changes together."}})
         slack.wait_for(lambda: slack.dms(ATTENDEES[5]), timeout=15)
         transcript.show_new()
+        command(CHAIR, "fair on")
+        command(CHAIR, "questions all")
         command(CHAIR, "close")
 
         print("\n(After the close: questions still open go to their presenters, or the chairs, to answer; "

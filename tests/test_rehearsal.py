@@ -35,5 +35,10 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "== What you reflected ==" in out
     assert "== Report: Provider collaboratives: improving equitably ==" in out
     assert "Follow-ups answered on time: *2*" in out
+    # Whose voices are heard: one click on the welcome, then the chair's digest by organisation, fairly ordered.
+    assert "(clicks 'Wye Valley NHS Trust' on the welcome)" in out
+    assert "you count for *Wye Valley NHS Trust*" in out and "you prefer not to say" in out
+    assert "Fair ordering is on" in out and "*By organisation*" in out
+    assert "*George Eliot Hospital NHS Trust*: fewer than 3 people, so no figures are shown" in out
     assert "Rehearsal finished" in out
     assert not list(tmp_path.glob("*.sqlite3")), "the rehearsal must not write into the working directory"

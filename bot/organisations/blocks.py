@@ -85,10 +85,14 @@ def _line(row: OrganisationRow) -> str:
     name = f"*{escape(row.organisation)}*"
     if row.too_small:
         return f"• {name}: fewer than 3 people, so no figures are shown"
-    return (f"• {name}: {row.people} people · {row.questions} questions "
+    return (f"• {name}: {_count(row.people, 'person', 'people')} · {_count(row.questions, 'question')} "
             f"({row.answered_live} live, {row.answered_in_writing} in writing, {row.answered_after} after, "
             f"{row.not_answered} not answered) · votes {row.votes_given} given, {row.votes_received} received · "
-            f"{row.reflections} reflections")
+            f"{_count(row.reflections, 'reflection')}")
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def figure_blocks(found: OrganisationFigures) -> list[Any]:
