@@ -14,13 +14,16 @@ from handlers import payloads
 from handlers.replies import answering_problems
 
 
-def choose_organisation(ack: Ack, body: dict, action: dict, context: BoltContext, respond: Respond) -> None:
+def choose_organisation(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient,
+                        respond: Respond) -> None:
     ack()
     with answering_problems(respond):
         value = action.get("value") if action.get("type") == "button" else payloads.selected_value(action)
-        reply = organisations_slack.choose(context["database"], workspace_id=context["workspace_id"],
+        user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        reply = organisations_slack.choose(context["database"], client, workspace_id=context["workspace_id"],
                                            slack_user_id=payloads.user_id(body), value=payloads.text(value),
-                                           now=utcnow())
+                                           now=utcnow(), home_team_id=user.get("team_id") if isinstance(user.get("team_id"), str) else None,
+                                           workspace_team_id=context.team_id)
         respond(reply.as_ephemeral())
 
 

@@ -270,6 +270,8 @@ def test_a_chair_holds_extends_and_resumes_and_a_second_chair_is_told_who_moved_
     assert "Announced: Presentation one" in chair(slack, "next")
     second = chair(slack, "next", user=ORGANISER)
     assert f"was just announced by <@{CHAIR}>" in second and "Every agenda item" not in second
+    # The announcement goes out through the outbox, just after the chair is answered.
+    slack.wait_for(lambda: any(t.startswith("Now: Presentation one") for t in channel_texts(slack)), timeout=15)
     slack.drain()
     assert len([t for t in channel_texts(slack) if t.startswith("Now: Presentation one")]) == 1
     assert not any(t.startswith("Now: Presentation two") for t in channel_texts(slack))
@@ -294,6 +296,15 @@ def test_attendees_say_where_they_are_from_in_one_click_and_the_chair_sees_whose
         said = slack.response_url_posts[-1]
         assert said["response_type"] == "ephemeral" and said.get("replace_original") is False
         assert ("Wye Valley NHS Trust" if n < 3 else "prefer not to say") in said["text"]
+    # A guest from another workspace in this shared channel (Slack Connect) counts for the workspace they come from.
+    slack.add_external_team("T0NHSENG", "NHS England")
+    slack.add_user("U0GUEST01", "guest", team_id="T0NHSENG")
+    slack.add_member(CHANNEL, "U0GUEST01")
+    before = len(slack.response_url_posts)
+    slack.send_block_action(user_id="U0GUEST01", action_id=buttons[1]["action_id"], value=buttons[1]["value"],
+                            channel_id=CHANNEL, message_ts=welcome["ts"])
+    slack.wait_for(lambda: len(slack.response_url_posts) > before, timeout=10)
+    assert "your own workspace, *NHS England*" in slack.response_url_posts[-1]["text"]
     # The welcome itself is unchanged for everyone else.
     assert next(m for m in slack.messages(CHANNEL) if m["ts"] == welcome["ts"])["blocks"] == welcome["blocks"]
     assert "You count for *Wye Valley NHS Trust*" in chair(slack, "organisation", user=ATTENDEES[0])
@@ -311,4 +322,5 @@ def test_attendees_say_where_they_are_from_in_one_click_and_the_chair_sees_whose
     digest = chair(slack, "questions all")
     assert "keeping organisations varied" in digest
     assert "By organisation" in digest and "fewer than 3 people" in digest  # three from Wye Valley, one not said
+    assert "*NHS England*: fewer than 3 people" in digest  # its own row, and too small to show figures
     assert ATTENDEES[1] not in digest  # the anonymous asker is not named anywhere

@@ -218,11 +218,11 @@ def test_fair_ordering_spreads_the_organisations_and_is_the_chairs_choice(
 
 
 def test_choosing_an_organisation_is_one_click_remembered_and_checked(
-    database: Database, event_id: int
+    database: Database, client: WebClient, event_id: int
 ) -> None:
     with unit_of_work(database) as session:
         workspace_id = session.get_one(Event, event_id).workspace_id
-    reply = organisations_slack.choose(database, workspace_id=workspace_id, slack_user_id="U0CHOOSER",
+    reply = organisations_slack.choose(database, client, workspace_id=workspace_id, slack_user_id="U0CHOOSER",
                                        value=choice_value(event_id, 2), now=at("14:31"))
     assert GEORGE in reply.text
     with unit_of_work(database) as session:
@@ -231,12 +231,12 @@ def test_choosing_an_organisation_is_one_click_remembered_and_checked(
         assert person.organisation == GEORGE  # remembered for the next event
         assert organisations.organisations_of(session, event=event, person_ids={person.id}) == {person.id: GEORGE}
     # Prefer not to say forgets it, so it is never applied at a later event behind their back.
-    organisations_slack.choose(database, workspace_id=workspace_id, slack_user_id="U0CHOOSER",
+    organisations_slack.choose(database, client, workspace_id=workspace_id, slack_user_id="U0CHOOSER",
                                value=choice_value(event_id, None), now=at("14:32"))
     with unit_of_work(database) as session:
         assert people.person(session, workspace_id=workspace_id, slack_user_id="U0CHOOSER").organisation is None
     for bad in ("not json", json.dumps({"event_id": event_id, "partner": 9}), json.dumps({"event_id": 999999,
                                                                                          "partner": 0})):
         with pytest.raises(OrganisationError):
-            organisations_slack.choose(database, workspace_id=workspace_id, slack_user_id="U0CHOOSER", value=bad,
-                                       now=at("14:33"))
+            organisations_slack.choose(database, client, workspace_id=workspace_id, slack_user_id="U0CHOOSER",
+                                       value=bad, now=at("14:33"))

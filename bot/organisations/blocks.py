@@ -68,8 +68,11 @@ def choice_prompt(event_id: int, title: str, partners: list[str], *, current: st
     ))
 
 
-def chosen(organisation: str | None, title: str) -> Message:
-    if organisation is None:
+def chosen(organisation: str | None, title: str, *, own_workspace: bool = False) -> Message:
+    if own_workspace:
+        text = (f"Thank you: in this shared channel you count for your own workspace, *{escape(organisation or '')}*, "
+                f"at *{escape(title)}*. \"Prefer not to say\" is always there if you would rather not.")
+    elif organisation is None:
         text = (f"Noted: you prefer not to say, so you are counted under \"{NOT_SAID}\" at *{escape(title)}*. "
                 "`/event organisation` changes it.")
     else:

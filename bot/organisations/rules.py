@@ -54,13 +54,15 @@ class OrganisationError(UserError):
 # --- choosing ------------------------------------------------------------------------------------
 
 
-def choose(session: Session, *, event: Event, person: Person, organisation: str | None, now: datetime) -> str | None:
+def choose(session: Session, *, event: Event, person: Person, organisation: str | None, now: datetime,
+           source: str = "chosen") -> str | None:
     """Record the organisation a person counts for at this event (None: prefer not to say).
 
     The choice is remembered for later events; "prefer not to say" also forgets an earlier
-    choice, so it is never applied behind the person's back.
+    choice, so it is never applied behind the person's back. A Slack Connect guest counts for the
+    workspace they come from (`source` "slack_connect"), which need not be on the partner list.
     """
-    if organisation is not None and organisation not in event.partner_organisations:
+    if source == "chosen" and organisation is not None and organisation not in event.partner_organisations:
         raise OrganisationError("That organisation is not one of this event's partners: choose one from the list, "
                                 "or \"Prefer not to say\".")
     row = session.scalar(select(EventAffiliation).where(EventAffiliation.event_id == event.id,
@@ -68,8 +70,9 @@ def choose(session: Session, *, event: Event, person: Person, organisation: str 
     if row is None:
         row = EventAffiliation(event_id=event.id, person_id=person.id, source="chosen", chosen_at=now)
         session.add(row)
-    row.organisation, row.source, row.chosen_at = organisation, "chosen", now
-    person.organisation = organisation
+    row.organisation, row.source, row.chosen_at = organisation, source, now
+    if source == "chosen":
+        person.organisation = organisation
     session.flush()
     return organisation
 
@@ -166,8 +169,11 @@ def figures(session: Session, *, event_id: int) -> OrganisationFigures:
     overall = OrganisationRow(organisation="All")
 
     def row_of(person_id: int | None) -> OrganisationRow:
-        name = organisation.get(person_id) if person_id is not None else None
-        return rows.get(name or NOT_SAID, rows[NOT_SAID])
+        name = (organisation.get(person_id) if person_id is not None else None) or NOT_SAID
+        if name not in rows:
+            # A Slack Connect workspace that is not on the partner list gets a row of its own.
+            rows[name] = OrganisationRow(organisation=name)
+        return rows[name]
 
     for person_id in people:
         row_of(person_id).people += 1
@@ -206,7 +212,8 @@ def figures(session: Session, *, event_id: int) -> OrganisationFigures:
         row_of(None if anonymous else person_id).reflections += 1
         overall.reflections += 1
 
-    shown = [row for row in rows.values() if row.organisation != NOT_SAID or row.people or row.questions]
+    not_said = rows.pop(NOT_SAID)
+    shown = [*rows.values(), *([not_said] if not_said.people or not_said.questions else [])]
     return OrganisationFigures(event_id=event_id, rows=shown, overall=overall, flags=_flags(shown, overall))
 
 

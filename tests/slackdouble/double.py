@@ -172,8 +172,11 @@ class SlackDouble(SlackToApp):
         is_admin: bool = False,
         is_owner: bool = False,
         is_primary_owner: bool = False,
+        team_id: str | None = None,
     ) -> dict[str, Any]:
-        """A person (or bot). Roles nest as in Slack: a primary owner is an owner, an owner an admin."""
+        """A person (or bot). Roles nest as in Slack: a primary owner is an owner, an owner an admin.
+
+        `team_id` makes them a Slack Connect guest from that workspace (add_external_team() it first)."""
         is_owner = is_owner or is_primary_owner
         is_admin = is_admin or is_owner
         if is_admin and is_bot:
@@ -182,7 +185,7 @@ class SlackDouble(SlackToApp):
             self._ws.users[user_id] = User(
                 id=user_id,
                 name=name,
-                team_id=self.team_id,
+                team_id=team_id or self.team_id,
                 real_name=real_name if real_name is not None else name,
                 tz=tz,
                 tz_offset=tz_offset,
@@ -196,6 +199,11 @@ class SlackDouble(SlackToApp):
                 is_primary_owner=is_primary_owner,
             )
             return self._ws.users[user_id].to_api(self.wall_clock())
+
+    def add_external_team(self, team_id: str, name: str) -> None:
+        """Another workspace sharing channels with this one (Slack Connect)."""
+        with self._ws.lock:
+            self._ws.external_teams[team_id] = name
 
     def add_usergroup(self, group_id: str, handle: str, *, members: Iterable[str] = ()) -> None:
         """A user group (S…) with these members; calling it again replaces the members."""

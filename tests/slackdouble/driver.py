@@ -248,7 +248,8 @@ class SlackToApp:
 
     def _user_ref(self, user_id: str) -> dict[str, Any]:
         user = self._ws.users[user_id]
-        return {"id": user.id, "username": user.name, "name": user.name, "team_id": self._ws.team_id}
+        # A Slack Connect guest's payloads carry their own workspace's id, as Slack's do.
+        return {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id}
 
     def _team_ref(self) -> dict[str, Any]:
         return {"id": self._ws.team_id, "domain": self._ws.team_domain}

@@ -395,6 +395,10 @@ def auth_test(ctx: Context) -> dict[str, Any]:
 def team_info(ctx: Context) -> dict[str, Any]:
     ws = ctx.ws
     team = ctx.args.str("team")
+    if team is not None and team in ws.external_teams:
+        # A workspace sharing a channel (Slack Connect): Slack tells its name and little else.
+        return {"ok": True, "team": {"id": team, "name": ws.external_teams[team], "domain": "",
+                                     "icon": {"image_default": True}}}
     if team is not None and team != ws.team_id:
         raise ApiError("team_not_found")
     return {

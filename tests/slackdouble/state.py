@@ -230,6 +230,8 @@ class Workspace:
         self.lock = threading.RLock()
         self.team_id = team_id
         self.team_name = team_name
+        # Workspaces whose people share channels with this one (Slack Connect): id -> name.
+        self.external_teams: dict[str, str] = {}
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
