@@ -53,6 +53,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("/ask <your question>", "Ask a question in the event's channel; others can upvote it.", "attendees"),
     Capability("/ask", "Ask in a form: choose a presenter, or ask anonymously.", "attendees"),
     Capability("/ask aloud", "Join the queue to ask your question aloud; the chair brings you in.", "attendees"),
+    Capability("/ask lower", "Lower your hand: leave the queue to speak.", "attendees"),
+    Capability("/ask top", "The leading questions, most votes first (no names).", "anyone"),
     Capability("Add as a question", "Message shortcut (⋮ on a message): turn it into a question credited to its author.", "anyone"),
     Capability("/event queue", "Who is waiting to speak, with a button to bring the next person in.", "chairs"),
     Capability("/event moderator @name", "Let someone moderate questions with you.", "chairs"),

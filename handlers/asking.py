@@ -33,6 +33,12 @@ def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClien
     if text.lower() in speaking.ASK_ALOUD_WORDS:
         speaking.raise_hand(ack, command, context, client, respond)
         return
+    if text.lower() in speaking.LOWER_HAND_WORDS:
+        speaking.lower_hand(ack, command, context, client, respond)
+        return
+    if text.lower() == "top":
+        show_top_questions(ack, command, context, client, respond)
+        return
     if not text:
         _open_ask_form(ack, command, context, client, respond)
         return
@@ -51,6 +57,14 @@ def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClien
             context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
             asker_slack_id=command["user_id"], text=text, now=utcnow())
         respond(_confirmation(question.status).as_ephemeral())
+
+
+def show_top_questions(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    """`/ask top`: anyone sees the leading questions."""
+    ack()
+    with answering_problems(respond):
+        respond(questions_slack.top_questions(context["database"], workspace_id=context["workspace_id"],
+                                              channel_id=command["channel_id"]).as_ephemeral())
 
 
 def _open_ask_form(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:

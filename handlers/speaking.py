@@ -15,6 +15,7 @@ from handlers import payloads
 from handlers.replies import answering_problems
 
 ASK_ALOUD_WORDS = ("aloud", "raise hand", "hand")
+LOWER_HAND_WORDS = ("lower", "lower hand", "unraise")
 
 
 def raise_hand(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -27,6 +28,19 @@ def raise_hand(ack: Ack, command: dict, context: BoltContext, client: WebClient,
     ahead = "you are next" if place == 1 else f"{place - 1} ahead of you"
     ack(messages.ok(f":raised_hand: You are in the queue to speak ({ahead}). The chair will bring you in, "
                     "and I will tell you here when they do.").as_ephemeral())
+
+
+def lower_hand(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    """`/ask lower`: leave the queue to speak."""
+    try:
+        lowered = questions_slack.leave_speaking_queue(context["database"], workspace_id=context["workspace_id"],
+                                                       channel_id=command["channel_id"],
+                                                       slack_user_id=command["user_id"], now=utcnow())
+    except UserError as error:
+        ack(messages.notice(str(error)).as_ephemeral())
+        return
+    ack((messages.ok("Your hand is lowered: you are out of the queue to speak. `/ask aloud` puts it up again.")
+         if lowered else messages.notice("Your hand was not raised, so there was nothing to lower.")).as_ephemeral())
 
 
 def show_queue(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:

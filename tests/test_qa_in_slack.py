@@ -180,3 +180,33 @@ def test_approval_mode(app: RunningApp, slack: SlackDouble) -> None:
     slack.wait_for(lambda: cards(slack), timeout=10)
     assert "Can we see the slides?" in card_text(cards(slack)[0])
     assert channel_texts(slack)
+
+
+def test_anyone_sees_the_leading_questions_lowers_a_hand_and_votes_stop_at_the_close(
+    app: RunningApp, slack: SlackDouble
+) -> None:
+    ask(slack, ATTENDEES[0], "Who owns the improvement data?")
+    ask(slack, ATTENDEES[1], "Who interprets it? <!here>")
+    slack.wait_for(lambda: len(cards(slack)) == 2, timeout=10)
+    second = next(c for c in cards(slack) if "interprets" in c["text"])
+    for voter in ATTENDEES[2:5]:
+        click(slack, voter, second, "question_upvote")
+    slack.wait_for(lambda: "Upvote (3)" in card_text(next(c for c in cards(slack) if c["ts"] == second["ts"])),
+                   timeout=15)
+
+    top = ask(slack, ATTENDEES[6], "top")
+    shown = json.dumps(top.get("blocks") or top)
+    assert shown.index("interprets") < shown.index("owns the improvement data")  # most votes first
+    assert "*3* votes" in shown and "&lt;!here&gt;" in shown and "<!here>" not in shown
+    assert ATTENDEES[0] not in shown and ATTENDEES[1] not in shown  # what every card shows, and no more
+
+    assert "in the queue to speak" in ask(slack, ATTENDEES[7], "aloud")["text"]
+    assert "Your hand is lowered" in ask(slack, ATTENDEES[7], "lower")["text"]
+    assert "Nobody is waiting to speak" in chair(slack, "queue")
+    assert "was not raised" in ask(slack, ATTENDEES[7], "lower")["text"]
+
+    assert "is closed" in chair(slack, "close")
+    before = len(slack.response_url_posts)
+    click(slack, ATTENDEES[8], second, "question_upvote")
+    slack.wait_for(lambda: len(slack.response_url_posts) > before, timeout=10)
+    assert "votes no longer count" in slack.response_url_posts[-1]["text"]

@@ -211,6 +211,20 @@ def merge_form(question: QuestionCard, candidates: list[tuple[int, str]]) -> dic
                 ]).to_dict()
 
 
+def top_questions(title: str, rows: list[tuple[str, int]]) -> Message:
+    """`/ask top`: the leading questions, for anyone; the texts and counts every card shows, no names."""
+    if not rows:
+        text = f"No open questions at *{escape(title)}* yet: `/ask` asks one."
+        return Message(text=text, blocks=blocks_of(SectionBlock(text=MarkdownTextObject(text=text))))
+    lines = "\n".join(f"{n}. *{votes}* vote{'' if votes == 1 else 's'} · {_shown(text, 500)}"
+                      for n, (text, votes) in enumerate(rows, start=1))
+    return Message(text=f"The leading questions at {escape(title)}", blocks=blocks_of(
+        SectionBlock(text=MarkdownTextObject(text=truncate(f"*Leading questions* at *{escape(title)}*\n{lines}",
+                                                           SECTION_LIMIT))),
+        ContextBlock(elements=[MarkdownTextObject(text="Upvote the ones you want answered on their cards in the channel.")]),
+    ))
+
+
 def speaking_queue(slack_ids: list[str]) -> Message:
     if not slack_ids:
         return Message(text="Nobody is waiting to speak.", blocks=blocks_of(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from bot import outbox
 from bot.errors import UserError
 from bot.events import people
-from bot.events.rules import current_event, event_to_run
+from bot.events.rules import current_event, event_to_run, latest_event
 from bot.models import (
     AgendaSegment,
     Event,
@@ -220,14 +220,17 @@ def record_votes(session: Session, *, clicks: list[VoteClick]) -> tuple[set[int]
     """
     refused: list[tuple[int, str]] = []
     question_ids = {c.question_id for c in clicks}
-    found = {q.id: (q, workspace_id) for q, workspace_id in session.execute(
-        select(Question, Event.workspace_id).join(Event, Event.id == Question.event_id)
+    found = {q.id: (q, workspace_id, status) for q, workspace_id, status in session.execute(
+        select(Question, Event.workspace_id, Event.status).join(Event, Event.id == Question.event_id)
         .where(Question.id.in_(question_ids)))}
     valid: list[tuple[int, VoteClick]] = []
     for index, click in enumerate(clicks):
-        question, workspace_id = found.get(click.question_id, (None, None))
+        question, workspace_id, event_status = found.get(click.question_id, (None, None, None))
         if question is None or workspace_id != click.workspace_id:
             refused.append((index, "That question no longer exists."))
+        elif event_status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
+            # After the close the counts are what the room decided; the follow-ups are ordered by them.
+            refused.append((index, "The session has closed, so votes no longer count: yours was not added."))
         elif question.status not in VOTABLE:
             refused.append((index, "Voting has closed on this question."))
         else:
@@ -482,6 +485,23 @@ def _waiting(session: Session, event_id: int) -> list[SpeakingQueueEntry]:
     return list(session.scalars(select(SpeakingQueueEntry).where(
         SpeakingQueueEntry.event_id == event_id, SpeakingQueueEntry.brought_in_at.is_(None),
         SpeakingQueueEntry.withdrawn_at.is_(None)).order_by(SpeakingQueueEntry.joined_at, SpeakingQueueEntry.id)))
+
+
+def top_questions(session: Session, *, workspace_id: int, channel_id: str, limit: int = 5) -> tuple[Event, list[tuple[str, int]]]:
+    """The leading open questions of the channel's event: (text, votes), most votes first.
+
+    For anyone to see, so only what every card already shows: no askers, anonymous or not.
+    """
+    event = latest_event(session, workspace_id=workspace_id, channel_id=channel_id)
+    if event is None:
+        raise QuestionError("There is no event in this channel, so no questions yet.")
+    votes = func.count(Vote.id)
+    rows = session.execute(
+        select(Question.text, votes).outerjoin(Vote, Vote.question_id == Question.id)
+        .where(Question.event_id == event.id, Question.status.in_((QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP)))
+        .group_by(Question.id, Question.text, Question.created_at)
+        .order_by(votes.desc(), Question.created_at, Question.id).limit(limit)).all()
+    return event, [(text, count) for text, count in rows]
 
 
 def speaking_queue(session: Session, *, event_id: int) -> list[str]:

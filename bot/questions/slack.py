@@ -18,12 +18,13 @@ from bot.events import people
 from bot.events import slack as events_slack
 from bot.events.rules import NoEventHere, latest_event
 from bot.models import Event, Person, Question, QuestionStatus, Role
-from bot.questions import follow_ups, posts
+from bot.questions import blocks, follow_ups, posts
 from bot.questions import rules as questions
 from bot.questions.blocks import dismissed_dm, you_are_brought_in
 from bot.questions.digest import ACTION, QuestionDigest, StatusFilter, digest, questions_csv
 from bot.questions.follow_up_blocks import declined_dm
 from bot.questions.rules import QuestionCard
+from bot.slack.messages import Message
 
 
 def check_can_ask(database: Database, *, workspace_id: int, channel_id: str, text: str) -> QuestionStatus:
@@ -133,6 +134,20 @@ def join_speaking_queue(database: Database, *, workspace_id: int, channel_id: st
     with unit_of_work(database) as session:
         return questions.join_speaking_queue(session, workspace_id=workspace_id, channel_id=channel_id,
                                              slack_user_id=slack_user_id)
+
+
+def leave_speaking_queue(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str,
+                         now: datetime) -> bool:
+    """Lower a raised hand; False if it was not raised (or the chair already brought them in)."""
+    with unit_of_work(database) as session:
+        return questions.leave_speaking_queue(session, workspace_id=workspace_id, channel_id=channel_id,
+                                              slack_user_id=slack_user_id, now=now)
+
+
+def top_questions(database: Database, *, workspace_id: int, channel_id: str) -> Message:
+    with reading(database) as session:
+        event, rows = questions.top_questions(session, workspace_id=workspace_id, channel_id=channel_id)
+        return blocks.top_questions(event.title, rows)
 
 
 def speaking_queue(database: Database, *, event_id: int) -> list[str]:
