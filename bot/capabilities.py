@@ -60,3 +60,13 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("/event moderator @name", "Let someone moderate questions with you.", "chairs"),
     Capability("/event approval on|off", "Approval mode: new questions wait for a chair before they appear.", "chairs"),
 )
+
+
+# Who sees which lines: everyone sees "anyone" and "attendees"; chairs (and organisers, who run
+# their events too) see "chairs"; organisers, and people who may set events up, see "organisers".
+EVERYONE = frozenset({"anyone", "attendees"})
+
+
+def capabilities_for(audiences: frozenset[str]) -> tuple[Capability, ...]:
+    """Only the lines for what this person may do (`audiences`: "chairs", "organisers"...)."""
+    return tuple(c for c in CAPABILITIES if c.who in EVERYONE | audiences)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.capabilities import CAPABILITIES
+from bot.capabilities import capabilities_for
+from bot.events import slack as events_slack
 from bot.slack import messages
 from handlers import (
     affiliating,
@@ -21,6 +22,7 @@ from handlers import (
     setting_up,
     speaking,
 )
+from handlers.replies import answering_problems
 
 # Every subcommand takes (ack, command, context, client, respond), with `command["text"]` holding
 # what follows the subcommand's name.
@@ -28,7 +30,14 @@ Subcommand = Callable[..., None]
 
 
 def show_help(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
-    ack(messages.help_message(CAPABILITIES).as_ephemeral())
+    """Only what this person may do in this channel (looking them up may take a call to Slack: after the ack)."""
+    ack()
+    with answering_problems(respond):
+        audiences = events_slack.audiences_of(context["database"], client,
+                                              who_may_organise=context[setting_up.WHO_MAY_ORGANISE],
+                                              workspace_id=context["workspace_id"], slack_user_id=command["user_id"],
+                                              channel_id=command["channel_id"])
+        respond(messages.help_message(capabilities_for(audiences), for_you=True).as_ephemeral())
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.capabilities import CAPABILITIES
+from bot.capabilities import capabilities_for
+from bot.events import slack as events_slack
 from bot.slack import views
 from handlers import payloads
+from handlers.setting_up import WHO_MAY_ORGANISE
 
 logger = logging.getLogger(__name__)
 
 
-def show_home(event: dict, client: WebClient) -> None:
+def show_home(event: dict, context: BoltContext, client: WebClient) -> None:
     with payloads.ignoring_malformed("an app_home_opened event"):
         user_id = payloads.slack_id(event.get("user"), what="person")
         try:
-            client.views_publish(user_id=user_id, view=views.home(CAPABILITIES))
+            audiences = events_slack.audiences_of(context["database"], client,
+                                                  who_may_organise=context[WHO_MAY_ORGANISE],
+                                                  workspace_id=context["workspace_id"], slack_user_id=user_id)
+            client.views_publish(user_id=user_id, view=views.home(capabilities_for(audiences)))
         except SlackApiError as error:
             # Nobody to answer: the tab shows what it showed before, and opening it again retries.
             logger.warning("Slack would not show %s the Home tab: %s", user_id, error.response.get("error"))

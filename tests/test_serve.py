@@ -45,17 +45,28 @@ def test_health_check_answers(app: RunningApp) -> None:
     assert app.get("/healthz")[0] == 200
 
 
-def test_signed_event_help_lists_what_the_app_can_do(app: RunningApp, slack: SlackDouble) -> None:
-    response = slack.send_slash_command("/event", "help", user_id=ATTENDEE, channel_id=CHANNEL)
+def _help(slack: SlackDouble, user: str, text: str = "help") -> dict:
+    before = len(slack.response_url_posts)
+    response = slack.send_slash_command("/event", text, user_id=user, channel_id=CHANNEL)
     assert response.status == 200
-    assert response.json["response_type"] == "ephemeral"
-    shown = json.dumps(response.json["blocks"])
-    assert "/event help" in shown and "/ask" in shown
+    return slack.wait_for(lambda: slack.response_url_posts[before:], timeout=10)[-1]
+
+
+def test_signed_event_help_lists_only_what_the_person_may_do(app: RunningApp, slack: SlackDouble) -> None:
+    reply = _help(slack, ATTENDEE)
+    assert reply["response_type"] == "ephemeral"
+    shown = json.dumps(reply["blocks"])
+    assert "/event help" in shown and "/ask" in shown and "/ask top" in shown
+    # An attendee is not offered what only chairs and organisers may do.
+    assert "/event next" not in shown and "/event setup" not in shown and "/event report" not in shown
+    slack.add_user("U0ADMIN01", "admin", is_admin=True)
+    slack.add_member(CHANNEL, "U0ADMIN01")
+    admin = json.dumps(_help(slack, "U0ADMIN01")["blocks"])  # a workspace admin may set events up
+    assert "/event setup" in admin and "/event report" in admin and "/event next" in admin
 
 
 def test_event_with_no_subcommand_shows_help(app: RunningApp, slack: SlackDouble) -> None:
-    response = slack.send_slash_command("/event", "", user_id=ATTENDEE, channel_id=CHANNEL)
-    assert "What eventbot can do" in response.json["text"]
+    assert "What you can do with eventbot" in _help(slack, ATTENDEE, "")["text"]
 
 
 def test_unknown_subcommand_is_named_and_escaped(app: RunningApp, slack: SlackDouble) -> None:
@@ -175,3 +186,14 @@ def test_a_failing_listener_answers_with_a_message_not_a_500(slack: SlackDouble,
         runtime.engine.dispose()
     assert response.status == 200
     assert "nothing was changed" in json.loads(response.body)["text"]
+
+
+def test_the_home_tab_shows_each_person_what_they_may_do(app: RunningApp, slack: SlackDouble) -> None:
+    slack.add_user("U0ADMIN01", "admin", is_admin=True)
+    for user in (ATTENDEE, "U0ADMIN01"):
+        before = len(slack.calls_to("views.publish"))
+        slack.send_event({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"})
+        slack.wait_for(lambda: len(slack.calls_to("views.publish")) > before, timeout=10)
+    attendee, admin = (json.dumps(call.args) for call in slack.calls_to("views.publish")[-2:])
+    assert "/ask top" in attendee and "/event setup" not in attendee and "/event hold" not in attendee
+    assert "/event setup" in admin and "/event hold" in admin

@@ -43,14 +43,17 @@ def blocks_of(*blocks: Any) -> list[dict[str, Any]]:
     return [block.to_dict() for block in blocks]
 
 
-def help_message(capabilities: tuple[Capability, ...]) -> Message:
+def help_message(capabilities: tuple[Capability, ...], *, for_you: bool = False) -> Message:
     lines = [f"• `{escape(c.usage)}` ({escape(c.who)}): {escape(c.description)}" for c in capabilities]
+    title = "What you can do with eventbot" if for_you else "What eventbot can do"
+    note = ("Type a command in an event's channel. Only what you may do here is listed: chairs and organisers "
+            "see their own commands too." if for_you else "Type a command in an event's channel.")
     return Message(
-        text="What eventbot can do: " + "; ".join(c.usage for c in capabilities),
+        text=f"{title}: " + "; ".join(c.usage for c in capabilities),
         blocks=blocks_of(
-            HeaderBlock(text="What eventbot can do"),
-            SectionBlock(text=MarkdownTextObject(text="\n".join(lines))),
-            ContextBlock(elements=[MarkdownTextObject(text="Type a command in an event's channel.")]),
+            HeaderBlock(text=title),
+            SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT))),
+            ContextBlock(elements=[MarkdownTextObject(text=note)]),
         ),
     )
 

@@ -17,7 +17,7 @@ VALUE = "value"  # the action id of every single-input block: the block id names
 
 
 def home(capabilities: tuple[Capability, ...]) -> dict[str, Any]:
-    return View(type="home", blocks=help_message(capabilities).blocks).to_dict()
+    return View(type="home", blocks=help_message(capabilities, for_you=True).blocks).to_dict()
 
 
 def notice_modal(message: Message) -> dict[str, Any]:
