@@ -24,7 +24,8 @@ from handlers import (
 
 # Events whose listeners store what a person gave: the composition root runs these before Slack
 # gets its answer, so one that could not be stored is answered 503 and delivered again.
-STORED_EVENTS = {"message": reflecting.on_message, "member_joined_channel": joining.join_channel}
+STORED_EVENTS = {"message": reflecting.on_message, "member_joined_channel": joining.join_channel,
+                 "user_change": joining.change_profile}
 
 
 def register_all(app: App) -> None:

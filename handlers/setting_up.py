@@ -104,8 +104,12 @@ def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
     tell(client, channel_id=channel_id, user_id=user_id, message=messages.ok(
         f"*{escape(event.title)}* is set up for this channel, "
         f"{local_date_and_time(event.starts_at, timezone=event.timezone)}. "
-        "It starts on its own at that time, or when a chair types `/event start`."
+        + ("It waits for a chair to type `/event start`." if event.waits_for_chair
+           else "It starts on its own at that time, or when a chair types `/event start`.")
     ))
+    # Names for the ask form, the CSVs and reports: each person named is looked up once.
+    events_slack.refresh_profiles(context["database"], client, workspace_id=context["workspace_id"],
+                                  slack_user_ids=[user_id, *details.chairs, *details.presenters], now=utcnow())
 
 
 SUBCOMMANDS = {"setup": open_setup_form}

@@ -210,3 +210,20 @@ def test_anyone_sees_the_leading_questions_lowers_a_hand_and_votes_stop_at_the_c
     click(slack, ATTENDEES[8], second, "question_upvote")
     slack.wait_for(lambda: len(slack.response_url_posts) > before, timeout=10)
     assert "votes no longer count" in slack.response_url_posts[-1]["text"]
+
+
+def test_the_ask_form_names_presenters_and_follows_a_rename(app: RunningApp, slack: SlackDouble) -> None:
+    ask(slack, ATTENDEES[2], "")
+    view = slack.wait_for(lambda: slack.open_views(ATTENDEES[2]), timeout=10)[-1]
+    options = {o["value"]: o["text"]["text"] for b in view["blocks"] if b.get("block_id") == "for_presenter"
+               for o in b["element"]["options"]}
+    assert options[MINARA] == "Minara Chowdhury"  # looked up when the programme came in, not "U0MINARA1"
+    # She changes her display name in Slack: Slack tells eventbot, and the next form follows.
+    slack.send_event({"type": "user_change", "user": {"id": MINARA, "name": "minara", "real_name": "Dr Minara Chowdhury",
+                                                      "tz": "Europe/London", "profile": {"display_name": "Minara"}}})
+    slack.drain()
+    ask(slack, ATTENDEES[3], "")
+    view = slack.wait_for(lambda: slack.open_views(ATTENDEES[3]), timeout=10)[-1]
+    options = {o["value"]: o["text"]["text"] for b in view["blocks"] if b.get("block_id") == "for_presenter"
+               for o in b["element"]["options"]}
+    assert options[MINARA] == "Dr Minara Chowdhury"

@@ -337,8 +337,40 @@ def _look_up(client: WebClient, slack_user_id: str) -> Profile | None:
         timezone=user.get("tz") or None,
         is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
         is_deleted=bool(user.get("deleted")),
-        display_name=profile.get("display_name") or user.get("real_name") or user.get("name"),
+        display_name=shown_name(user),
     )
+
+
+def shown_name(user: dict) -> str | None:
+    """The name to show in plain text (menus, CSVs, reports): the full name people are known by at a
+    professional event, else the short display name, else the username."""
+    profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+    for name in (user.get("real_name"), profile.get("real_name"), profile.get("display_name"), user.get("name")):
+        if isinstance(name, str) and name.strip():
+            return name.strip()[:255]
+    return None
+
+
+def profile_changed(database: Database, *, workspace_id: int, user: dict) -> bool:
+    """Slack's `user_change`: a person eventbot knows is renamed, moved zone or deactivated.
+
+    Nobody new is added (a workspace's every profile edit arrives here); False if not known.
+    """
+    slack_user_id = user.get("id")
+    if not isinstance(slack_user_id, str):
+        return False
+    name = shown_name(user)
+    with unit_of_work(database) as session:
+        person = session.scalar(select(Person).where(Person.workspace_id == workspace_id,
+                                                     Person.slack_user_id == slack_user_id))
+        if person is None:
+            return False
+        if name:
+            person.display_name = name
+        if isinstance(user.get("tz"), str) and user["tz"]:
+            person.timezone = user["tz"][:64]
+        person.is_deleted = bool(user.get("deleted"))
+    return True
 
 
 def refresh_profiles(database: Database, client: WebClient, *, workspace_id: int,
@@ -361,6 +393,7 @@ def refresh_profiles(database: Database, client: WebClient, *, workspace_id: int
             person.timezone = profile.timezone or person.timezone
             person.is_bot = profile.is_bot
             person.is_deleted = profile.is_deleted
-            person.display_name = person.display_name or profile.display_name
+            # Slack's name wins: a name typed into a programme file may be out of date.
+            person.display_name = profile.display_name or person.display_name
             person.profile_refreshed_at = now
     return sum(1 for profile in found.values() if profile)

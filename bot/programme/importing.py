@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.db import Database, unit_of_work
 from bot.errors import UserError
 from bot.events import rules as events
-from bot.events.slack import ChannelUnavailable, ensure_in_channel
+from bot.events.slack import ChannelUnavailable, ensure_in_channel, refresh_profiles
 from bot.models import AgendaSegment, Event, ReflectionPrompt, Reminder, Role
 from bot.programme.schema import PersonRef, Programme
 from bot.reminders.timing import render_reminder_text
@@ -106,8 +106,12 @@ def import_programme(
         for role, refs in ((Role.ORGANISER, programme.organisers), (Role.CHAIR, programme.chairs),
                            (Role.PRESENTER, programme.presenters)):
             events.grant_all(session, event, [resolved[ref] for ref in refs], role)
-        return ImportedEvent(event_id=event.id, title=event.title, channel_id=channel,
-                             people={str(ref): slack_id for ref, slack_id in resolved.items()})
+        imported = ImportedEvent(event_id=event.id, title=event.title, channel_id=channel,
+                                 people={str(ref): slack_id for ref, slack_id in resolved.items()})
+        workspace_id = event.workspace_id
+    # Names for the ask form, the CSVs and reports: each person named is looked up once.
+    refresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=list(resolved.values()), now=now)
+    return imported
 
 
 def _check_channel(client: WebClient, channel_id: str) -> list[str]:
