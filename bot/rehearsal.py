@@ -284,9 +284,12 @@ def run() -> int:
         slack.wait_for(lambda: any("blaming teams" in m["text"] for m in slack.messages(CHANNEL)), timeout=15)
         transcript.show_new()
 
-        transcript.say(CHAIR, "(answers the first question in its thread, from the card's Answer in thread button)")
-        slack.send_block_action(user_id=CHAIR, action_id="question_answer_in_thread", channel_id=CHANNEL,
-                                message_ts=question["ts"])
+        transcript.say(CHAIR, "(answers the first question in its thread, from the card's menu: Answer in thread…)")
+        menu = next(e for b in question["blocks"] if b["type"] == "actions" for e in b["elements"]
+                    if e["type"] == "overflow")
+        slack.send_block_action(user_id=CHAIR, action_id=menu["action_id"], channel_id=CHANNEL,
+                                message_ts=question["ts"],
+                                selected_option=next(o["value"] for o in menu["options"] if o["value"].startswith("answer:")))
         view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=15)[-1]
         slack.submit_view(view["id"], user_id=CHAIR, values={"answer": {
             "value": "Agree a shared aim and one measure with the partner trusts, then test small changes together."}})

@@ -63,8 +63,25 @@ def open_answer_form(ack: Ack, body: dict, action: dict, context: BoltContext, c
         open_form(client, respond, trigger_id=body.get("trigger_id"), view=question_blocks.answer_form(card))
 
 
+def moderate_from_menu(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient,
+                       respond: Respond) -> None:
+    """The card's overflow: one click for answered live and follow-up, a form for the rest."""
+    try:
+        choice = payloads.selected_value(action).partition(":")[0]
+    except payloads.OutOfDate:
+        choice = ""  # answered below, as out of date, once acknowledged
+    if choice == "answered_live":
+        mark_answered_live(ack, body, action, context, client, respond)
+    elif choice == "follow_up":
+        keep_for_follow_up(ack, body, action, context, client, respond)
+    elif choice == "answer":
+        open_answer_form(ack, body, action, context, client, respond)
+    else:
+        open_more_form(ack, body, action, context, client, respond)
+
+
 def open_more_form(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
-    """The card's overflow menu (Dismiss… or Merge into…) and the approval request's Dismiss…, behind a modal."""
+    """Dismiss… or Merge into… (from the card's overflow, or the approval request's Dismiss…), behind a modal."""
     ack()
     with answering_problems(respond):
         choice = ("dismiss" if action["action_id"] == question_blocks.DISMISS
@@ -154,7 +171,7 @@ def register(app: App) -> None:
     app.action(question_blocks.FOLLOW_UP)(keep_for_follow_up)
     app.action(question_blocks.APPROVE)(approve)
     app.action(question_blocks.ANSWER_IN_THREAD)(open_answer_form)
-    app.action(question_blocks.MORE)(open_more_form)
+    app.action(question_blocks.MORE)(moderate_from_menu)
     app.action(question_blocks.DISMISS)(open_more_form)
     app.view(question_blocks.ANSWER_CALLBACK)(submit_answer)
     app.view(question_blocks.DISMISS_CALLBACK)(submit_dismissal)

@@ -59,6 +59,15 @@ def ask(slack: SlackDouble, user: str, text: str) -> dict:
     return slack.wait_for(lambda: slack.ephemeral(CHANNEL, user)[before:], timeout=10)[-1]
 
 
+def moderate(slack: SlackDouble, user: str, message: dict, choice: str) -> None:
+    """Pick `choice` ("answered_live", "answer", "follow_up", "dismiss", "merge") in the card's overflow."""
+    menu = button(message, "question_more")
+    value = next(o["value"] for o in menu["options"] if o["value"].startswith(f"{choice}:"))
+    response = slack.send_block_action(user_id=user, action_id="question_more", channel_id=CHANNEL,
+                                       message_ts=message["ts"], selected_option=value)
+    assert response.status == 200
+
+
 def click(slack: SlackDouble, user: str, message: dict, action_id: str, **extra) -> None:  # type: ignore[no-untyped-def]
     element = button(message, action_id)
     response = slack.send_block_action(user_id=user, action_id=action_id, value=element.get("value"),
@@ -112,12 +121,17 @@ def test_only_chairs_moderate_and_askers_are_told(app: RunningApp, slack: SlackD
     # Cards are posted as each question is stored, not necessarily in the order asked.
     first, second, third, fourth = (next(c for c in cards(slack) if c["text"] == f"Question: {text}") for text in asked)
 
+    # The public card offers everyone only what everyone may do: Upvote, and the moderators' menu.
+    assert [e["type"] for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]] == ["button", "overflow"]
     before = slack.messages(CHANNEL)
-    click(slack, ATTENDEES[5], first, "question_answered_live")
+    moderate(slack, ATTENDEES[5], first, "answered_live")
     slack.wait_for(lambda: any("Only a chair or moderator" in e["text"] for e in slack.ephemeral(user_id=ATTENDEES[5])), timeout=10)
-    assert slack.messages(CHANNEL) == before
+    moderate(slack, ATTENDEES[5], first, "dismiss")
+    slack.wait_for(lambda: len([e for e in slack.ephemeral(user_id=ATTENDEES[5]) if "Only a chair" in e["text"]]) == 2,
+                   timeout=10)
+    assert slack.messages(CHANNEL) == before and not slack.open_views(ATTENDEES[5])
 
-    click(slack, CHAIR, first, "question_answer_in_thread")
+    moderate(slack, CHAIR, first, "answer")
     view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=10)[-1]
     assert slack.submit_view(view["id"], user_id=CHAIR, values={"answer": {"value": "The team <b>does</b>"}}).status == 200
     slack.wait_for(lambda: any(r["text"].startswith("Answer:") for r in slack.replies(CHANNEL, first["ts"])), timeout=10)
@@ -125,16 +139,14 @@ def test_only_chairs_moderate_and_askers_are_told(app: RunningApp, slack: SlackD
     assert "The team &lt;b&gt;does&lt;/b&gt;" in json.dumps(answer["blocks"])
     slack.wait_for(lambda: any("answered" in m["text"] for m in slack.dms(ATTENDEES[0])), timeout=10)
 
-    slack.send_block_action(user_id=CHAIR, action_id="question_more", channel_id=CHANNEL, message_ts=second["ts"],
-                            selected_option=button(second, "question_more")["options"][0]["value"])
+    moderate(slack, CHAIR, second, "dismiss")
     view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=10)[-1]
     slack.submit_view(view["id"], user_id=CHAIR, values={"reason": {"value": "Off topic for today"}})
     slack.wait_for(lambda: any("Off topic for today" in m["text"] for m in slack.dms(ATTENDEES[1])), timeout=10)
     slack.wait_for(lambda: "Removed by a chair" in card_text(slack.message(CHANNEL, second["ts"])), timeout=10)
     assert "Off topic" not in card_text(slack.message(CHANNEL, second["ts"]))  # the reason stays private
 
-    slack.send_block_action(user_id=CHAIR, action_id="question_more", channel_id=CHANNEL, message_ts=third["ts"],
-                            selected_option=button(third, "question_more")["options"][1]["value"])
+    moderate(slack, CHAIR, third, "merge")
     view = slack.wait_for(lambda: slack.open_views(CHAIR), timeout=10)[-1]
     into = next(o["value"] for o in view["blocks"][1]["element"]["options"] if o["text"]["text"].startswith("What about"))
     slack.submit_view(view["id"], user_id=CHAIR, values={"into": {"value": into}})
@@ -143,7 +155,7 @@ def test_only_chairs_moderate_and_askers_are_told(app: RunningApp, slack: SlackD
     # Redraws are paced (chat.update's budget), so the two cards may change a moment apart.
     slack.wait_for(lambda: "Merged into another question" in card_text(slack.message(CHANNEL, third["ts"])), timeout=10)
 
-    click(slack, CHAIR, slack.message(CHANNEL, fourth["ts"]), "question_follow_up")
+    moderate(slack, CHAIR, slack.message(CHANNEL, fourth["ts"]), "follow_up")
     slack.wait_for(lambda: "Kept for follow-up" in card_text(slack.message(CHANNEL, fourth["ts"])), timeout=10)
 
 

@@ -36,7 +36,7 @@ UPVOTE = "question_upvote"
 ANSWERED_LIVE = "question_answered_live"
 ANSWER_IN_THREAD = "question_answer_in_thread"
 FOLLOW_UP = "question_follow_up"
-MORE = "question_more"  # overflow: dismiss, merge
+MORE = "question_more"  # the card's overflow: every moderation, for chairs and moderators only
 DISMISS = "question_dismiss"
 APPROVE = "question_approve"
 BRING_IN = "speaking_bring_in"
@@ -88,18 +88,17 @@ def question_card(card: QuestionCard) -> Message:
         SectionBlock(text=MarkdownTextObject(text=f":question: {_shown(card.text)}")),
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(about)), MarkdownTextObject(text=STATUS_LINES[card.status])]),
     ]
+    # A public card carries what everyone may do (upvote); moderation sits in one overflow menu,
+    # which answers anyone but a chair or moderator with a private refusal.
     buttons: list[Any] = []
     if card.status in (QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP):
         buttons.append(ButtonElement(text=f":thumbsup: Upvote ({card.votes})", action_id=UPVOTE, value=str(card.question_id)))
-    if card.status in (QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP):
-        buttons.append(ButtonElement(text="Answered live", action_id=ANSWERED_LIVE, value=str(card.question_id)))
-        buttons.append(ButtonElement(text="Answer in thread", action_id=ANSWER_IN_THREAD, value=str(card.question_id)))
-    if card.status == QuestionStatus.OPEN:
-        buttons.append(ButtonElement(text="Keep for follow-up", action_id=FOLLOW_UP, value=str(card.question_id)))
-    if card.status in (QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP):
+        choices = [("answered_live", "Answered live"), ("answer", "Answer in thread…")]
+        if card.status == QuestionStatus.OPEN:
+            choices.append(("follow_up", "Keep for follow-up"))
+        choices += [("dismiss", "Dismiss…"), ("merge", "Merge into…")]
         buttons.append(OverflowMenuElement(action_id=MORE, options=[
-            Option(value=f"dismiss:{card.question_id}", text=PlainTextObject(text="Dismiss…")),
-            Option(value=f"merge:{card.question_id}", text=PlainTextObject(text="Merge into…")),
+            Option(value=f"{choice}:{card.question_id}", text=PlainTextObject(text=label)) for choice, label in choices
         ]))
     elif card.status in (QuestionStatus.ANSWERED, QuestionStatus.ANSWERED_LIVE):
         parts[1] = ContextBlock(elements=[MarkdownTextObject(text=" · ".join(about)),
