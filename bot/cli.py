@@ -170,6 +170,9 @@ def _socket(settings: Settings, args: argparse.Namespace) -> int:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     settings.require_bot_token()
     _require_migrated(settings)
+    # As `serve` does: a revoked token or an unreachable Slack is one clear line at start-up, not a
+    # worker that runs and fails every post.
+    _verify_slack(settings)
     from bot.app import make_runtime
     from bot.scheduler import run_forever
 

@@ -19,6 +19,7 @@ from bot import clock
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_SQLITE_FILE = "eventbot.sqlite3"
 DEFAULT_PORT = 3000
+DEFAULT_HOST = "0.0.0.0"
 
 
 class ConfigError(Exception):
@@ -38,6 +39,7 @@ class Settings:
     # Who may set events up besides workspace admins and owners (bot/events/slack.py WhoMayOrganise).
     organisers: tuple[str, ...] = ()
     organiser_group: str | None = None
+    host: str = "0.0.0.0"
 
     def require_bot_token(self) -> str:
         if not self.slack_bot_token:
@@ -98,6 +100,7 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: str | Path 
         slack_api_url=_api_url(get("SLACK_API_URL")),
         database_url=normalise_database_url(get("DATABASE_URL")),
         port=_port(get("PORT")),
+        host=_host(get("HOST")),
         default_timezone=_timezone(get("EVENTBOT_DEFAULT_TIMEZONE")),
         log_level=_log_level(get("LOG_LEVEL")),
         organisers=_organisers(get("EVENTBOT_ORGANISERS")),
@@ -128,6 +131,17 @@ def _api_url(value: str | None) -> str:
         raise ConfigError(f"SLACK_API_URL must be an http(s) URL such as {SLACK_DEFAULT_API_URL}")
     # slack_sdk joins method names straight onto the base URL.
     return value if value.endswith("/") else value + "/"
+
+
+def _host(value: str | None) -> str:
+    """The address `serve` listens on: every interface by default (a platform's router in front),
+    127.0.0.1 behind a local proxy."""
+    if value is None or not value.strip():
+        return DEFAULT_HOST
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]", value):
+        raise ConfigError(f"HOST must be an address or host name such as 0.0.0.0 or 127.0.0.1 (got {value!r})")
+    return value
 
 
 def _port(value: str | None) -> int:

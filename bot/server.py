@@ -23,11 +23,11 @@ SWITCH_INTERVAL_SECONDS = 0.001
 
 
 class EventbotServer(BaseApplication):
-    def __init__(self, settings: Settings, *, workers: int, run_scheduler: bool, host: str = "0.0.0.0") -> None:
+    def __init__(self, settings: Settings, *, workers: int, run_scheduler: bool) -> None:
         self.settings = settings
         self.run_scheduler = run_scheduler
         self.options = {
-            "bind": f"{host}:{settings.port}",
+            "bind": f"{settings.host}:{settings.port}",
             "workers": workers,
             "worker_class": "gthread",
             "threads": THREADS_PER_WORKER,
@@ -42,6 +42,10 @@ class EventbotServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        # Gunicorn's control socket is one fixed path per user: a second `serve` on the same host
+        # would take it over. eventbot never uses it, so no process opens one.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         # Acks wait for the GIL behind the vote writer and the outbox's sender; a shorter switch

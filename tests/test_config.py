@@ -43,6 +43,7 @@ def test_database_urls_as_platforms_hand_them_out(given: str, expected: str) -> 
         ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL"),
         ("EVENTBOT_DEFAULT_TIMEZONE", "Mars/Olympus", "EVENTBOT_DEFAULT_TIMEZONE"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("HOST", "0.0.0.0; rm -rf /", "HOST"),
         ("EVENTBOT_ORGANISERS", "U0123ABCD,@olu", "EVENTBOT_ORGANISERS"),
         ("EVENTBOT_ORGANISERS", "<@U0123ABCD>", "EVENTBOT_ORGANISERS"),
         ("EVENTBOT_ORGANISER_GROUP", "@event-organisers", "EVENTBOT_ORGANISER_GROUP"),
@@ -90,3 +91,8 @@ def test_dotenv_fills_gaps_but_never_overrides_the_environment(
 
 def test_api_url_gets_the_trailing_slash_slack_sdk_needs() -> None:
     assert load_settings({"SLACK_API_URL": "http://127.0.0.1:9999/api"}).slack_api_url == "http://127.0.0.1:9999/api/"
+
+
+def test_the_bind_address_is_configurable() -> None:
+    assert load_settings(GOOD).host == "0.0.0.0"
+    assert load_settings({**GOOD, "HOST": "127.0.0.1"}).host == "127.0.0.1"

@@ -30,3 +30,38 @@ def test_worker_starts_its_jobs_and_stops_on_sigterm(database_url: str, tmp_path
     finally:
         worker.stop()
         slack.stop()
+
+
+def test_worker_checks_slack_at_start_up_as_serve_does(database_url: str, tmp_path: Path) -> None:
+    migrate(database_url)
+    slack = SlackDouble(team_id=TEAM_ID, bot_token="xoxb-the-current-token", signing_secret=SIGNING_SECRET,
+                        bot_user_id=BOT_USER_ID)
+    slack.start()
+    worker = start_eventbot("worker", api_url=slack.api_url, database_url=database_url, log_dir=tmp_path,
+                            wait_for_health=False)  # started with the old token, BOT_TOKEN
+    try:
+        assert worker.process.wait(timeout=30) == 2, worker.log()
+        lines = [line for line in worker.log().splitlines() if line.strip()]
+        assert len(lines) == 1 and "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in lines[0], worker.log()
+    finally:
+        worker.stop()
+        slack.stop()
+
+
+def test_two_serve_processes_on_one_host_each_keep_their_own_address(database_url: str, tmp_path: Path) -> None:
+    migrate(database_url)
+    slack = SlackDouble(team_id=TEAM_ID, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, bot_user_id=BOT_USER_ID)
+    slack.start()
+    first = start_eventbot("serve", "--no-scheduler", api_url=slack.api_url, database_url=database_url,
+                           log_dir=tmp_path, HOST="127.0.0.1")
+    second = start_eventbot("serve", "--no-scheduler", api_url=slack.api_url, database_url=database_url,
+                            log_dir=tmp_path, HOST="127.0.0.1")
+    try:
+        for running in (first, second):
+            assert running.get("/healthz")[0] == 200
+            assert f"Listening at: http://127.0.0.1:{running.port}" in running.log()
+            assert "Control socket" not in running.log()  # nothing shared between them to take over
+    finally:
+        first.stop()
+        second.stop()
+        slack.stop()
