@@ -11,6 +11,7 @@ from handlers import (
     following_up,
     home,
     joining,
+    minding_my_data,
     moderating,
     reflecting,
     reminding,
@@ -40,3 +41,4 @@ def register_all(app: App) -> None:
     reminding.register(app)
     following_up.register(app)
     uninstalling.register(app)
+    minding_my_data.register(app)

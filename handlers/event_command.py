@@ -12,6 +12,7 @@ from bot.slack import messages
 from handlers import (
     digesting,
     following_up,
+    minding_my_data,
     moderating,
     reflecting,
     reminding,
@@ -41,6 +42,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **following_up.SUBCOMMANDS,
     **reflecting.SUBCOMMANDS,
     **reporting.SUBCOMMANDS,
+    **minding_my_data.SUBCOMMANDS,
 }
 
 

@@ -201,7 +201,7 @@ def digest(session: Session, *, event_id: int, status_filter: StatusFilter = Sta
             Question.answer_text, FollowUp.answer_text, func.coalesce(votes.c.votes, 0),
             *_asker_columns(asker), presenter.slack_user_id, presenter.display_name,
         )
-        .join(asker, asker.id == Question.asker_person_id)
+        .outerjoin(asker, asker.id == Question.asker_person_id)
         .outerjoin(presenter, presenter.id == Question.for_presenter_person_id)
         .outerjoin(votes, votes.c.question_id == Question.id)
         .outerjoin(FollowUp, FollowUp.question_id == Question.id)
@@ -260,7 +260,7 @@ def _merged_askers(session: Session, *, event_id: int) -> dict[int, list[Asker]]
     asker = aliased(Person)
     merged = session.execute(
         select(Question.id, Question.merged_into_id, *_asker_columns(asker))
-        .join(asker, asker.id == Question.asker_person_id)
+        .outerjoin(asker, asker.id == Question.asker_person_id)
         .where(Question.event_id == event_id, Question.status == QuestionStatus.MERGED)
         .order_by(Question.created_at, Question.id)
     ).all()
