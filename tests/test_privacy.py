@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
@@ -37,6 +38,9 @@ from bot.outbox import notice
 from bot.privacy import blocks as privacy_blocks
 from bot.privacy import rules as privacy
 from bot.privacy import slack as privacy_slack
+from bot.programme.importing import import_programme
+from bot.programme.parsing import load_programme
+from bot.programme.plan import format_plan
 from bot.questions import digest as questions_digest
 from bot.questions import follow_ups
 from bot.questions import rules as questions
@@ -46,7 +50,7 @@ from bot.reports import rules as reports
 from bot.run_of_show import slack as run_of_show_slack
 from bot.slack.messages import notice as notice_message
 from tests.apprunner import BOT_USER_ID
-from tests.cast import ATTENDEES, CHAIR, CHANNEL, ORGANISER, PRESENTERS, at
+from tests.cast import ATTENDEES, CHAIR, CHANNEL, DAY, ORGANISER, PRESENTERS, at, seed_programme
 from tests.posting import deliver
 from tests.slackdouble import SlackDouble
 
@@ -288,9 +292,19 @@ def test_retention_purges_an_event_once_after_its_period_and_tells_the_organiser
     assert PRIYA not in shown
 
 
-def test_a_cancelled_or_live_event_and_a_programme_s_retention(database: Database, event_id: int) -> None:
+def test_a_programme_file_sets_the_retention_and_an_event_not_yet_closed_is_never_purged(
+    database: Database, client: WebClient, slack: SlackDouble, tmp_path: Path
+) -> None:
+    path = seed_programme(DAY, tmp_path)
+    path.write_text(path.read_text().replace("retention_days = 180", "retention_days = 30"))
+    programme = load_programme(path)
+    assert programme.retention_days == 30 and "personal data kept: 30 days" in format_plan(programme)
+    event_id = import_programme(database, client, programme, channel_id=CHANNEL, now=at("09:00")).event_id
     with unit_of_work(database) as session:
-        event = session.get_one(Event, event_id)
-        event.retention_days = 7
-    # Not closed: nothing to purge, however late.
+        assert session.get_one(Event, event_id).retention_days == 30
+    # Scheduled, not closed: nothing to purge, however late.
     assert privacy_slack.purge_expired(database, now=CLOSED + timedelta(days=400)) == 0
+    run_of_show_slack.run_due_work(database, client, now=at("14:30"), exclude_from_attendees=frozenset({BOT_USER_ID}))
+    run_of_show_slack.close_event(database, event_id=event_id, now=CLOSED)
+    assert privacy_slack.purge_expired(database, now=CLOSED + timedelta(days=29, hours=23)) == 0
+    assert privacy_slack.purge_expired(database, now=CLOSED + timedelta(days=30)) == 1
