@@ -46,6 +46,10 @@ CAPABILITIES: tuple[Capability, ...] = (
                "forms completed, follow-ups answered on time; a chart, Markdown and CSV in your DMs.", "organisers"),
     Capability("/event followups", "After the close: every question left to answer, by owner (open, answered, "
                "overdue), with a CSV in your DMs. Presenters see their own.", "chairs"),
+    Capability("/event privacy", "See everything eventbot holds about you in this workspace (only you see it), with "
+               "the whole as a CSV in your DMs.", "anyone"),
+    Capability("/event forget-me", "Be forgotten across the workspace, after confirming: your reflections, votes and "
+               "profile go, your questions stay only as anonymous text; you are told what was done.", "anyone"),
     Capability("/ask <your question>", "Ask a question in the event's channel; others can upvote it.", "attendees"),
     Capability("/ask", "Ask in a form: choose a presenter, or ask anonymously.", "attendees"),
     Capability("/ask aloud", "Join the queue to ask your question aloud; the chair brings you in.", "attendees"),
