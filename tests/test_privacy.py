@@ -281,6 +281,9 @@ def test_retention_purges_an_event_once_after_its_period_and_tells_the_organiser
         # The team is kept, so the organisers can be told and the questions still have owners.
         assert session.scalars(select(EventRole).where(EventRole.event_id == event_id,
                                                        EventRole.role == Role.ORGANISER)).all()
+        # Someone who only attended and voted is not kept as a profile; the team is.
+        kept_people = set(session.scalars(select(Person.slack_user_id)))
+        assert ATTENDEES[3] not in kept_people and {ORGANISER, CHAIR, PRIYA} <= kept_people
         left = session.scalars(select(Delivery).where(Delivery.event_id == event_id)).all()
         assert all(d.recipient_slack_id in (CHANNEL, ORGANISER) for d in left), [d.recipient_slack_id for d in left]
 

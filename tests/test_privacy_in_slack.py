@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot import db
-from bot.models import Person, Question
+from bot.models import Event, EventRole, Person, Question, Role
 from bot.privacy.blocks import FORGET_ME_ACTION
+from tests import reminder_world as world
 from tests.apprunner import RunningApp, migrate, start_eventbot
 from tests.cast import ATTENDEES, CHANNEL, seed_programme
 from tests.slackdouble import SlackDouble
@@ -108,3 +109,37 @@ def test_a_person_sees_their_data_then_is_forgotten_after_confirming(
     typed = say(slack, "forget-me confirm", user=ATTENDEES[1])
     assert "forgotten you" in typed and "questions kept only as anonymous text: 1" in typed
     assert "Traceback" not in app.log()
+
+
+def test_the_running_scheduler_purges_an_event_past_its_retention_and_tells_its_organiser(
+    database_url: str, tmp_path: Path
+) -> None:
+    slack = world.double().start()
+    try:
+        people = world.attendee_ids(3)
+        world.populate(slack, people)
+        migrate(database_url)
+        engine = db.make_engine(database_url)
+        sessions = db.make_session_factory(engine)
+        closed = datetime.now(timezone.utc) - timedelta(days=181)
+        expired = world.make_event(sessions, attendees=people, ends_at=closed, title="Spring <webinar> & more")
+        recent = world.make_event(sessions, attendees=people, ends_at=datetime.now(timezone.utc) - timedelta(days=10),
+                                  title="Recent webinar")
+        with db.unit_of_work(sessions) as session:
+            session.get_one(Event, recent).channel_id = "C0RECENT"
+        running = start_eventbot("serve", api_url=slack.api_url, database_url=database_url, log_dir=tmp_path)
+        try:
+            told = slack.wait_for(lambda: [m for m in slack.dms(world.ORGANISER)
+                                           if "retention period" in m["text"] + json.dumps(m["blocks"])], timeout=30)
+            assert len(told) == 1 and "Spring &lt;webinar&gt; &amp; more" in json.dumps(told[0]["blocks"])
+            with db.unit_of_work(sessions) as session:
+                assert session.get_one(Event, expired).personal_data_purged_at is not None
+                assert session.get_one(Event, recent).personal_data_purged_at is None
+                assert session.scalars(select(EventRole).where(EventRole.event_id == expired,
+                                                               EventRole.role == Role.ATTENDEE)).all() == []
+            assert "purged the personal data of event" in running.log() and "Traceback" not in running.log()
+        finally:
+            running.stop()
+            engine.dispose()
+    finally:
+        slack.stop()

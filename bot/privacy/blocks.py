@@ -100,7 +100,8 @@ def purged(found: Purged, *, channel_id: str) -> Message:
     title = escape(found.title)
     removed = (f"reflections {found.reflections}, votes {found.votes}, questions made anonymous "
                f"{found.questions_anonymised}, messages to people {found.deliveries}, evaluation completions "
-               f"{found.completions}, organisations chosen {found.affiliations}, attendees' roles {found.attendees}")
+               f"{found.completions}, organisations chosen {found.affiliations}, attendees' roles {found.attendees}, "
+               f"profiles of people who took part in nothing else {found.profiles}")
     text = (f"The retention period of *{title}* in <#{channel_id}> is over, so its personal data was purged: "
             f"{removed}. Its questions, their answers and the programme are kept, without names.")
     blocks: list = [SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT)))]

@@ -343,6 +343,7 @@ class Purged:
     completions: int
     affiliations: int
     attendees: int
+    profiles: int = 0
 
 
 def retention_ends(event: Event) -> datetime:
@@ -399,10 +400,34 @@ def purge_event(session: Session, *, event_id: int, now: datetime) -> Purged | N
     _deleted(session, delete(SpeakingQueueEntry).where(SpeakingQueueEntry.event_id == event_id))
     attendees = _deleted(session, delete(EventRole).where(EventRole.event_id == event_id,
                                                           EventRole.role == Role.ATTENDEE))
+    profiles = _forget_unlinked_people(session, workspace_id=event.workspace_id)
     session.flush()
     return Purged(event_id=event_id, title=event.title, figures=counted, reflections=reflections, votes=votes,
                   questions_anonymised=anonymised, deliveries=deliveries, completions=completions,
-                  affiliations=affiliations, attendees=attendees)
+                  affiliations=affiliations, attendees=attendees, profiles=profiles)
+
+
+def _forget_unlinked_people(session: Session, *, workspace_id: int) -> int:
+    """Profiles (name, email, time zone) of people nothing links to any more: someone who came only
+    to purged events is not kept as a name and an email. They are made again if they come back."""
+    links = [
+        select(EventRole.id).where(EventRole.person_id == Person.id),
+        select(Reflection.id).where(Reflection.person_id == Person.id),
+        select(Vote.id).where(Vote.person_id == Person.id),
+        select(Question.id).where(or_(Question.asker_person_id == Person.id,
+                                      Question.for_presenter_person_id == Person.id,
+                                      Question.answered_by_person_id == Person.id)),
+        select(FollowUp.id).where(or_(FollowUp.assigned_person_id == Person.id,
+                                      FollowUp.answered_by_person_id == Person.id)),
+        select(SpeakingQueueEntry.id).where(SpeakingQueueEntry.person_id == Person.id),
+        select(EvaluationCompletion.id).where(EvaluationCompletion.person_id == Person.id),
+        select(EventAffiliation.id).where(EventAffiliation.person_id == Person.id),
+        select(Delivery.id).where(Delivery.workspace_id == workspace_id,
+                                  Delivery.recipient_slack_id == Person.slack_user_id),
+    ]
+    unlinked = select(Person.id).where(Person.workspace_id == workspace_id,
+                                       *(~link.exists() for link in links))
+    return _deleted(session, delete(Person).where(Person.id.in_(list(session.scalars(unlinked)))))
 
 
 def tellable(session: Session, *, event_id: int) -> bool:
