@@ -12,6 +12,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select, text
 
+from bot.capabilities import CAPABILITIES
 from bot.db import Database, unit_of_work
 from bot.models import (
     AgendaSegment,
@@ -48,6 +49,7 @@ from bot.questions import slack as questions_slack
 from bot.reflections import rules as reflections
 from bot.reports import rules as reports
 from bot.run_of_show import slack as run_of_show_slack
+from bot.slack.messages import help_message
 from bot.slack.messages import notice as notice_message
 from tests.apprunner import BOT_USER_ID
 from tests.cast import ATTENDEES, CHAIR, CHANNEL, DAY, ORGANISER, PRESENTERS, at, seed_programme
@@ -311,3 +313,10 @@ def test_a_programme_file_sets_the_retention_and_an_event_not_yet_closed_is_neve
     run_of_show_slack.close_event(database, event_id=event_id, now=CLOSED)
     assert privacy_slack.purge_expired(database, now=CLOSED + timedelta(days=29, hours=23)) == 0
     assert privacy_slack.purge_expired(database, now=CLOSED + timedelta(days=30)) == 1
+
+
+def test_help_lists_privacy_and_forget_me_within_slack_s_section_limit() -> None:
+    message = help_message(CAPABILITIES)
+    shown = json.dumps(message.blocks)
+    assert "/event privacy" in shown and "/event forget-me" in shown
+    assert all(len(block["text"]["text"]) <= 3000 for block in message.blocks if block["type"] == "section")

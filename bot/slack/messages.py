@@ -49,10 +49,21 @@ def help_message(capabilities: tuple[Capability, ...]) -> Message:
         text="What eventbot can do: " + "; ".join(c.usage for c in capabilities),
         blocks=blocks_of(
             HeaderBlock(text="What eventbot can do"),
-            SectionBlock(text=MarkdownTextObject(text="\n".join(lines))),
+            *(SectionBlock(text=MarkdownTextObject(text=chunk)) for chunk in _sections(lines)),
             ContextBlock(elements=[MarkdownTextObject(text="Type a command in an event's channel.")]),
         ),
     )
+
+
+def _sections(lines: list[str]) -> list[str]:
+    """Lines gathered into as few sections as Slack's per-section limit allows, none split."""
+    chunks: list[str] = []
+    for line in lines:
+        if chunks and len(chunks[-1]) + 1 + len(line) <= SECTION_LIMIT:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    return chunks
 
 
 def notice(text: str) -> Message:
