@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -28,9 +28,10 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str | None
-    slack_signing_secret: str | None
-    slack_app_token: str | None
+    # Secrets stay out of repr: settings printed in a traceback or a debug line must not carry them.
+    slack_bot_token: str | None = field(repr=False)
+    slack_signing_secret: str | None = field(repr=False)
+    slack_app_token: str | None = field(repr=False)
     slack_api_url: str
     database_url: str
     port: int
@@ -40,7 +41,7 @@ class Settings:
     organisers: tuple[str, ...] = ()
     organiser_group: str | None = None
     # Encrypts workspaces' bot tokens at rest (bot/tokens.py); without it none are stored.
-    token_key: str | None = None
+    token_key: str | None = field(default=None, repr=False)
 
     def require_bot_token(self) -> str:
         if not self.slack_bot_token:

@@ -77,3 +77,12 @@ def test_a_malformed_key_stops_start_up_without_echoing_it() -> None:
     with pytest.raises(ConfigError) as wrong:
         load_settings({"EVENTBOT_TOKEN_KEY": "not-a-fernet-key-secret"})
     assert "EVENTBOT_TOKEN_KEY is malformed" in str(wrong.value) and "not-a-fernet-key-secret" not in str(wrong.value)
+
+
+def test_settings_never_show_their_secrets() -> None:
+    key = Fernet.generate_key().decode()
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-1-2-settingsrepr", "SLACK_SIGNING_SECRET": "abc123secret",
+                              "SLACK_APP_TOKEN": "xapp-1-settingsrepr", "EVENTBOT_TOKEN_KEY": key})
+    assert settings.slack_bot_token == "xoxb-1-2-settingsrepr" and settings.token_key == key
+    for secret in ("xoxb-1-2-settingsrepr", "abc123secret", "xapp-1-settingsrepr", key):
+        assert secret not in repr(settings) and secret not in str(settings)
