@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from bot.capabilities import CAPABILITIES
 from bot.db import Database, unit_of_work
@@ -51,7 +51,8 @@ from bot.reports import rules as reports
 from bot.run_of_show import slack as run_of_show_slack
 from bot.slack.messages import help_message
 from bot.slack.messages import notice as notice_message
-from tests.apprunner import BOT_USER_ID
+from bot.workspaces import mark_uninstalled
+from tests.apprunner import BOT_USER_ID, TEAM_ID
 from tests.cast import ATTENDEES, CHAIR, CHANNEL, DAY, ORGANISER, PRESENTERS, at, seed_programme
 from tests.posting import deliver
 from tests.slackdouble import SlackDouble
@@ -289,6 +290,8 @@ def test_retention_purges_an_event_once_after_its_period_and_tells_the_organiser
         left = session.scalars(select(Delivery).where(Delivery.event_id == event_id)).all()
         assert all(d.recipient_slack_id in (CHANNEL, ORGANISER) for d in left), [d.recipient_slack_id for d in left]
 
+    with unit_of_work(database) as session:
+        assert session.scalar(select(func.count(Delivery.id)).where(Delivery.dedupe_key.like("purged:%"))) >= 1
     deliver(database, client, due + timedelta(minutes=1))
     told = [m for m in slack.dms(ORGANISER) if "retention period" in json.dumps(m)]
     assert len(told) == 1
@@ -320,3 +323,16 @@ def test_help_lists_privacy_and_forget_me_within_slack_s_section_limit() -> None
     shown = json.dumps(message.blocks)
     assert "/event privacy" in shown and "/event forget-me" in shown
     assert all(len(block["text"]["text"]) <= 3000 for block in message.blocks if block["type"] == "section")
+
+
+def test_an_uninstalled_workspace_s_event_is_purged_and_nobody_is_messaged(
+    database: Database, lived: dict[str, int], event_id: int
+) -> None:
+    due = CLOSED + timedelta(days=181)
+    with unit_of_work(database) as session:
+        mark_uninstalled(session, team_id=TEAM_ID, now=CLOSED + timedelta(days=1))
+    assert privacy_slack.purge_expired(database, now=due) == 1
+    with unit_of_work(database) as session:
+        assert session.get_one(Event, event_id).personal_data_purged_at == due
+        assert session.scalars(select(Vote)).all() == []
+        assert session.scalar(select(func.count(Delivery.id)).where(Delivery.dedupe_key.like("purged:%"))) == 0
