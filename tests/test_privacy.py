@@ -86,7 +86,7 @@ def vote(database: Database, event_id: int, question_id: int, voters: list[str])
 @pytest.fixture
 def lived(database: Database, client: WebClient, slack: SlackDouble, event_id: int) -> dict[str, int]:
     """The seed event run: Priya asks, votes, reflects, chooses an organisation, completes the form, owns a
-    follow-up (she leads them); her ID, name and email are written into every table that can hold them."""
+    follow-up (she leads them, and one was asked of her); her ID, name and email are written into every table that can hold them."""
     run_of_show_slack.run_due_work(database, client, now=at("14:30"), exclude_from_attendees=frozenset({BOT_USER_ID}))
     workspace_id = workspace_of(database, event_id)
     q = {
@@ -94,6 +94,7 @@ def lived(database: Database, client: WebClient, slack: SlackDouble, event_id: i
         "quiet": ask(database, event_id, PRIYA, "Is it safe to name our gaps?", anonymous=True),
         "other": ask(database, event_id, ATTENDEES[1], f"Could <@{PRIYA}> ({EMAIL}) share her slides?"),
         "merged": ask(database, event_id, PRIYA, "How to scale it?"),
+        "for_her": ask(database, event_id, ATTENDEES[4], "What would you change first?"),
     }
     vote(database, event_id, q["other"], [PRIYA, ATTENDEES[2]])
     vote(database, event_id, q["named"], [ATTENDEES[3]])
@@ -113,6 +114,7 @@ def lived(database: Database, client: WebClient, slack: SlackDouble, event_id: i
         session.add(EvaluationCompletion(event_id=event_id, person_id=person.id, completed_at=at("16:10")))
         session.add(SpeakingQueueEntry(event_id=event_id, person_id=person.id, joined_at=at("15:20")))
         session.add(EventRole(event_id=event_id, person_id=person.id, role=Role.PRESENTER))
+        session.get_one(Question, q["for_her"]).for_presenter_person_id = person.id
         session.add(Question(event_id=event_id, asker_person_id=person.id, text="Waiting for approval?",
                              status=QuestionStatus.AWAITING_APPROVAL))
         event.created_by_slack_user_id = PRIYA
@@ -174,7 +176,7 @@ def test_privacy_shows_a_person_everything_held_about_them_within_block_kit(
     counts = dict(found.counts())
     assert counts[privacy.QUESTIONS] == 4 and counts[privacy.VOTES] == 1 and counts[privacy.REFLECTIONS] == 1
     assert counts[privacy.ORGANISATIONS] == 1 and counts[privacy.COMPLETIONS] == 1
-    assert counts[privacy.FOLLOW_UPS] == 3 and counts[privacy.QUEUE] == 1
+    assert counts[privacy.FOLLOW_UPS] == 4 and counts[privacy.QUEUE] == 1
     assert counts[privacy.DELIVERIES] >= 1
     assert {role for _, role in [(i.event, i.detail) for i in found.of_kind(privacy.ROLES)]} >= {"attendee",
                                                                                                  "presenter"}
@@ -224,7 +226,7 @@ def test_after_forget_me_no_table_holds_her_id_name_or_email(
                                 now=CLOSED + timedelta(days=1))
     assert (done.reflections, done.votes, done.completions, done.affiliations, done.queue_places) == (1, 1, 1, 1, 1)
     assert done.questions_kept_anonymous == 3 and done.questions_deleted == 1
-    assert done.follow_ups_to_chairs == 3 and done.profile and done.deliveries >= 1
+    assert done.follow_ups_to_chairs == 4 and done.profile and done.deliveries >= 1
     assert mentions(database, PRIYA, NAME, EMAIL) == []
 
     with unit_of_work(database) as session:
@@ -240,8 +242,11 @@ def test_after_forget_me_no_table_holds_her_id_name_or_email(
         deliver(database, client, CLOSED + timedelta(days=1, seconds=seconds))
     with unit_of_work(database) as session:
         card_ts = session.get_one(Question, lived["named"]).card_message_ts
+        asked_of_her = session.get_one(Question, lived["for_her"]).card_message_ts
     card = json.dumps(slack.message(CHANNEL, card_ts))
     assert PRIYA not in card and "anonymous" in card.lower()
+    # A question asked of her no longer names her either.
+    assert PRIYA not in json.dumps(slack.message(CHANNEL, asked_of_her))
 
     # Everything that reads askers copes with a question that has none.
     with unit_of_work(database) as session:

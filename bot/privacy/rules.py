@@ -229,6 +229,8 @@ def forget(session: Session, *, workspace_id: int, slack_user_id: str, now: date
         done.follow_ups_to_chairs = _deleted(session, update(FollowUp).where(FollowUp.assigned_person_id == person.id)
                                              .values(assigned_person_id=None, nudged_at=None, overdue_nudged_at=None))
         done.roles = _deleted(session, delete(EventRole).where(EventRole.person_id == person.id))
+        # Questions asked of them show them on their cards: those cards are redrawn too.
+        asked_of = list(session.scalars(select(Question.id).where(Question.for_presenter_person_id == person.id)))
         # Whoever answered or is asked a question is the person: the references go, the questions stay.
         session.execute(update(Question).where(Question.answered_by_person_id == person.id)
                         .values(answered_by_person_id=None))
@@ -242,7 +244,7 @@ def forget(session: Session, *, workspace_id: int, slack_user_id: str, now: date
         # Cards that credited them or counted their vote show it no more.
         survivors = [q.merged_into_id for q in kept if q.merged_into_id is not None]
         done.redrawn = sorted(set(session.scalars(select(Question.id).where(
-            Question.id.in_({q.id for q in kept} | set(voted_on) | set(survivors)),
+            Question.id.in_({q.id for q in kept} | set(voted_on) | set(survivors) | set(asked_of)),
             Question.card_message_ts.is_not(None)))))
         request_redraws(session, question_ids=done.redrawn, now=now)
     done.deliveries = _deleted(session, delete(Delivery).where(Delivery.workspace_id == workspace_id,
