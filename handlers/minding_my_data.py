@@ -45,11 +45,14 @@ def forget_me(ack: Ack, command: dict, context: BoltContext, client: WebClient, 
 
 
 def forget_me_pressed(ack: Ack, body: dict, action: dict, context: BoltContext, respond: Respond) -> None:
+    slack_user_id = None
     ack()
     with answering_problems(respond):
         # The button says what it is for: a tampered or stale one erases nothing.
         payloads.fields(action.get("value"), "confirm")
-        _forget(context, respond, slack_user_id=payloads.user_id(body), replace=True)
+        slack_user_id = payloads.user_id(body)
+    if slack_user_id is not None:
+        _forget(context, respond, slack_user_id=slack_user_id, replace=True)
 
 
 def _forget(context: BoltContext, respond: Respond, *, slack_user_id: str, replace: bool) -> None:
