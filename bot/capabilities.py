@@ -50,6 +50,10 @@ CAPABILITIES: tuple[Capability, ...] = (
                "click, once per event, remembered; counted per organisation, never shown by name.", "attendees"),
     Capability("/event fair on|off", "Fair ordering: the question digest orders by votes but keeps organisations "
                "varied (no more than two in a row from one while another's wait).", "chairs"),
+    Capability("/event privacy", "See everything eventbot holds about you in this workspace (only you see it), with "
+               "the whole as a CSV in your DMs.", "anyone"),
+    Capability("/event forget-me", "Be forgotten across the workspace, after confirming: your reflections, votes and "
+               "profile go, your questions stay only as anonymous text; you are told what was done.", "anyone"),
     Capability("/ask <your question>", "Ask a question in the event's channel; others can upvote it.", "attendees"),
     Capability("/ask", "Ask in a form: choose a presenter, or ask anonymously.", "attendees"),
     Capability("/ask aloud", "Join the queue to ask your question aloud; the chair brings you in.", "attendees"),

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import guard_handlers
 
 EXIT_CONFIG = 2
 
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        guard_handlers([settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+                        settings.token_key])
         # Alembic narrates its plugins and dialect at INFO; `db upgrade` prints the outcome itself.
         logging.getLogger("alembic").setLevel(logging.WARNING)
         # APScheduler logs every job run at INFO; failures still come through at WARNING and up.

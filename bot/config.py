@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from dotenv import load_dotenv
 
 from bot import clock
@@ -28,9 +29,10 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str | None
-    slack_signing_secret: str | None
-    slack_app_token: str | None
+    # Secrets stay out of repr: settings printed in a traceback or a debug line must not carry them.
+    slack_bot_token: str | None = field(repr=False)
+    slack_signing_secret: str | None = field(repr=False)
+    slack_app_token: str | None = field(repr=False)
     slack_api_url: str
     database_url: str
     port: int
@@ -40,6 +42,8 @@ class Settings:
     organisers: tuple[str, ...] = ()
     organiser_group: str | None = None
     host: str = "0.0.0.0"
+    # Encrypts workspaces' bot tokens at rest (bot/tokens.py); without it none are stored.
+    token_key: str | None = field(default=None, repr=False)
 
     def require_bot_token(self) -> str:
         if not self.slack_bot_token:
@@ -105,7 +109,32 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: str | Path 
         log_level=_log_level(get("LOG_LEVEL")),
         organisers=_organisers(get("EVENTBOT_ORGANISERS")),
         organiser_group=_organiser_group(get("EVENTBOT_ORGANISER_GROUP")),
+        token_key=_token_key(get(TOKEN_KEY_VARIABLE)),
     )
+
+
+TOKEN_KEY_VARIABLE = "EVENTBOT_TOKEN_KEY"
+
+
+def token_key(env: dict[str, str] | None = None) -> str | None:
+    """The key that encrypts stored tokens, read on its own: the database layer needs it without the
+    rest of the settings (migrations, the CLI's database commands)."""
+    value = (os.environ if env is None else env).get(TOKEN_KEY_VARIABLE, "").strip()
+    return _token_key(value or None)
+
+
+def _token_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        Fernet(value.encode())
+    except (ValueError, TypeError):
+        # The key itself is never echoed: it is a secret.
+        raise ConfigError(
+            f"{TOKEN_KEY_VARIABLE} is malformed: it is a Fernet key (44 characters of URL-safe base64); make one with "
+            "python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\""
+        ) from None
+    return value
 
 
 def normalise_database_url(url: str | None) -> str:

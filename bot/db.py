@@ -31,12 +31,17 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def make_engine(database_url: str, *, echo: bool = False, pooled: bool = True) -> Engine:
-    """`pooled=False` is for one-shot commands (migrations) that should leave no connection open."""
+    """`pooled=False` is for one-shot commands (migrations) that should leave no connection open.
+
+    Parameters are hidden from SQLAlchemy's errors and logs: a failed statement would otherwise
+    print what it was given, a bot token or a person's words among them.
+    """
     pool_options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
             echo=echo,
+            hide_parameters=True,
             **pool_options,
             # Bolt runs listeners on worker threads; each checks out its own connection.
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -46,7 +51,7 @@ def make_engine(database_url: str, *, echo: bool = False, pooled: bool = True) -
         return engine
     if pooled:
         pool_options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
-    return create_engine(database_url, echo=echo, **pool_options)
+    return create_engine(database_url, echo=echo, hide_parameters=True, **pool_options)
 
 
 # Execution option for a connection that only reads (the health check): it begins DEFERRED.

@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from bot.clock import utcnow
+from bot.tokens import EncryptedToken
 
 # Named constraints let later migrations drop or alter them, and SQLite's batch mode needs names.
 NAMING_CONVENTION = {
@@ -168,7 +169,8 @@ class Workspace(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     bot_user_id: Mapped[str | None] = mapped_column(String(32))
     # Filled only for OAuth installs; a single-workspace deployment reads SLACK_BOT_TOKEN instead.
-    bot_token: Mapped[str | None] = mapped_column(String(255))
+    # Encrypted at rest with EVENTBOT_TOKEN_KEY (bot/tokens.py).
+    bot_token: Mapped[str | None] = mapped_column(EncryptedToken)
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import db
+from bot.privacy.blocks import FORGET_ME_ACTION
 from bot.programme.importing import import_programme
 from bot.programme.parsing import load_programme
 from bot.slack.client import make_web_client
@@ -331,6 +332,32 @@ def run() -> int:
         transcript.show_new()
         command(CHAIR, "followups")
         command(ORGANISER, "report")
+
+        print("\n(People's data: an attendee asks what eventbot holds about them, then to be forgotten.)")
+        asker = ATTENDEES[2]
+        command(asker, "privacy")
+        command(asker, "forget-me")
+        confirm = next(post for post in reversed(slack.ephemeral(user_id=asker))
+                       if FORGET_ME_ACTION in str(post.get("blocks")))
+        button = next(element for block in confirm["blocks"] for element in block.get("elements", [])
+                      if element.get("action_id") == FORGET_ME_ACTION)
+        transcript.say(asker, "(presses Forget me, and confirms)")
+        before = len(slack.response_url_posts)
+        slack.send_block_action(user_id=asker, action_id=FORGET_ME_ACTION, value=button["value"], channel_id=CHANNEL,
+                                message_ts=confirm["ts"])
+        answer = slack.wait_for(lambda: slack.response_url_posts[before:], timeout=15)[-1]
+        # It replaces the question it answers, so it is shown here rather than as a new message.
+        print("  (only you can see this, in place of the question):")
+        for line in render_blocks(answer.get("blocks") or [], answer.get("text") or ""):
+            print(f"      {line}")
+        transcript.show_new()
+
+        def their_card() -> dict[str, Any]:
+            return next(m for m in slack.messages(CHANNEL) if "smaller trusts" in m["text"])
+
+        slack.wait_for(lambda: asker not in str(their_card()["blocks"]), timeout=15)
+        credit = next((line for line in render_blocks(their_card()["blocks"], "") if "sked" in line), "")
+        print(f"  (their question's card, redrawn: {credit.strip()})")
         print("\nRehearsal finished: every post above was made by the real app through Slack's Web API (played locally).")
         return 0
     finally:

@@ -28,6 +28,7 @@ from bot.app import Runtime
 from bot.db import unit_of_work
 from bot.errors import DatabaseUnavailable
 from bot.lease import RENEW_SECONDS, SchedulerSingleton
+from bot.privacy import slack as privacy_slack
 from bot.questions import slack as questions_slack
 from bot.redeliveries import forget_old_events
 from bot.reminders import slack as reminders_slack
@@ -45,6 +46,9 @@ AFTER_THE_EVENT_TICK_SECONDS = 5
 NUDGE_JOB = "nudge-follow-up-owners"
 # Nudges land within this many minutes of the hour they may (day-time in the owner's zone).
 NUDGE_TICK_MINUTES = 10
+PURGE_PERSONAL_DATA_JOB = "purge-personal-data"
+# Retention is counted in days: an event's data goes within minutes of its last day.
+PURGE_PERSONAL_DATA_TICK_MINUTES = 10
 SCHEDULER_LEASE_JOB = "scheduler-lease"
 PLAN_REMINDERS_JOB = "plan-reminders"
 # A reminder is fanned out within 2 s of its due time; its deliveries start as soon as they are in.
@@ -77,6 +81,10 @@ def _purge_processed_events(runtime: Runtime) -> None:
         removed = forget_old_events(session)
     if removed:
         logger.info("forgot %d processed Slack event ids", removed)
+
+
+def _purge_personal_data(runtime: Runtime) -> None:
+    privacy_slack.purge_expired(runtime.database, now=datetime.now(timezone.utc))
 
 
 @dataclass
@@ -157,6 +165,7 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
     job(PLAN_REMINDERS_JOB, led(plan_reminders), seconds=REMINDER_TICK_SECONDS)
     job(AFTER_THE_EVENT_JOB, led(_after_the_event), seconds=AFTER_THE_EVENT_TICK_SECONDS)
     job(NUDGE_JOB, led(_nudge_follow_up_owners), minutes=NUDGE_TICK_MINUTES)
+    job(PURGE_PERSONAL_DATA_JOB, led(_purge_personal_data), minutes=PURGE_PERSONAL_DATA_TICK_MINUTES)
     return parts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,10 @@ def mark_uninstalled(session: Session, *, team_id: str, now: datetime) -> Worksp
     each): the first time is the one kept.
     """
     workspace = ensure_workspace(session, team_id=team_id)
+    # In SQL, not through the attribute: a token that cannot be decrypted loads as None, and
+    # setting None over None would clear nothing.
+    session.execute(update(Workspace).where(Workspace.id == workspace.id).values(bot_token=None)
+                    .execution_options(synchronize_session=False))
     workspace.bot_token = None
     if workspace.uninstalled_at is None:
         workspace.uninstalled_at = now

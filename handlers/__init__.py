@@ -12,6 +12,7 @@ from handlers import (
     following_up,
     home,
     joining,
+    minding_my_data,
     moderating,
     reflecting,
     reminding,
@@ -43,3 +44,4 @@ def register_all(app: App) -> None:
     reminding.register(app)
     following_up.register(app)
     uninstalling.register(app)
+    minding_my_data.register(app)

@@ -14,6 +14,7 @@ from handlers import (
     affiliating,
     digesting,
     following_up,
+    minding_my_data,
     moderating,
     reflecting,
     reminding,
@@ -52,6 +53,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **reflecting.SUBCOMMANDS,
     **affiliating.SUBCOMMANDS,
     **reporting.SUBCOMMANDS,
+    **minding_my_data.SUBCOMMANDS,
 }
 
 

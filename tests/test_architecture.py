@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
 
 # Lowest first: a domain may import the ones before it, never one after it.
-DOMAINS = ("events", "reflections", "organisations", "run_of_show", "questions", "reminders", "reports", "programme")
+DOMAINS = ("events", "reflections", "organisations", "run_of_show", "questions", "reminders", "reports", "privacy",
+           "programme")
 COMPOSITION = {"app", "cli", "server", "web", "scheduler", "rehearsal"}
 SLACK_SIDE = {"slack", "importing"}
 POSTS = {"posts"}

@@ -398,6 +398,7 @@ def test_defaults_filled_in() -> None:
     assert programme.timezone == "Europe/London"
     assert programme.channel_id is None
     assert programme.follow_up_days == 14
+    assert programme.retention_days == 180
     assert programme.questions_need_approval is False
     assert programme.organisers == programme.chairs == programme.presenters == ()
     assert programme.segments[0].speakers == ()
@@ -448,6 +449,9 @@ def test_agenda_kind_defaults_to_other() -> None:
         (minimal(rest='[[agenda]]\ntitle = 7\nstart = "15:00"\n'), "agenda[2].title", ["must be a string"]),
         # ranges
         (minimal("follow_up_days = 91"), "event.follow_up_days", ["1 to 90"]),
+        (minimal("retention_days = 0"), "event.retention_days", ["1 to 3650"]),
+        (minimal("retention_days = \"180\""), "event.retention_days", ["whole number", "1 to 3650"]),
+        (minimal("retention_days = 7"), "event.retention_days", ["shorter than follow_up_days (14)"]),
         # bad time formats
         (minimal(start="2.30pm"), "event.start", ["HH:MM", "14:30"]),
         (minimal(rest='[[agenda]]\ntitle = "x"\nstart = "15:60"\n'), "agenda[2].start", ["HH:MM"]),

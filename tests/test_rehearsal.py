@@ -40,5 +40,10 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "you count for *Wye Valley NHS Trust*" in out and "you prefer not to say" in out
     assert "Fair ordering is on" in out and "*By organisation*" in out
     assert "*George Eliot Hospital NHS Trust*: fewer than 3 people, so no figures are shown" in out
+    # People's data: what is held, the question before forgetting, what forgetting did, the card redrawn.
+    assert "Attendee 3: /event privacy" in out and "== What eventbot holds about you ==" in out
+    assert "Forget me?" in out and "[Forget me]" in out
+    assert "eventbot has forgotten you." in out and "questions kept only as anonymous text: 1" in out
+    assert "(their question's card, redrawn:" in out and "anonymous" in out.split("(their question's card, redrawn:")[1]
     assert "Rehearsal finished" in out
     assert not list(tmp_path.glob("*.sqlite3")), "the rehearsal must not write into the working directory"

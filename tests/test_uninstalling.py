@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+from cryptography.fernet import Fernet
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from sqlalchemy import select
@@ -32,6 +34,13 @@ from tests.reminder_world import plan
 from tests.slackdouble import SlackDouble
 
 GONE = "T0GONE"
+
+
+@pytest.fixture(autouse=True)
+def token_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OAuth installs keep their tokens encrypted (bot/tokens.py): without a key none would be stored."""
+    monkeypatch.setenv("EVENTBOT_TOKEN_KEY", Fernet.generate_key().decode())
+
 STAYS = "T0STAYS"
 NOW = at("18:00")
 

@@ -81,6 +81,7 @@ def import_programme(
             housekeeping_notes=list(programme.housekeeping),
             partner_organisations=list(programme.partners),
             follow_up_days=programme.follow_up_days,
+            retention_days=programme.retention_days,
             questions_need_approval=programme.questions_need_approval,
             waits_for_chair=programme.waits_for_chair,
         )

@@ -25,6 +25,7 @@ from bot.programme.schema import (
     AGENDA_KEYS,
     AUDIENCES,
     DEFAULT_FOLLOW_UP_DAYS,
+    DEFAULT_RETENTION_DAYS,
     DEFAULT_TIMEZONE,
     EVENT_KEYS,
     FOLLOW_UP_DAYS_RANGE,
@@ -32,6 +33,7 @@ from bot.programme.schema import (
     MAX_URL_CHARS,
     PROMPT_KEYS,
     REMINDER_KEYS,
+    RETENTION_DAYS_RANGE,
     TOP_LEVEL_KEYS,
     PersonRef,
     Problem,
@@ -332,6 +334,10 @@ class _Parser:
         if form_url and not is_form_link(form_url):
             self.problem("event.evaluation_form_url", f"{form_url!r} is not accepted. {FORM_LINK_RULE}")
         follow_up_days = self.follow_up_days(event)
+        retention_days = self.whole_days(event, "retention_days", DEFAULT_RETENTION_DAYS, RETENTION_DAYS_RANGE)
+        if retention_days < follow_up_days:
+            self.problem("event.retention_days", f"{retention_days} is shorter than follow_up_days ({follow_up_days}): "
+                         "askers would not hear the answers given after the purge; use at least as many days")
         needs_approval = self.boolean(event, "questions_need_approval", "event.questions_need_approval", False)
         waits_for_chair = self.boolean(event, "waits_for_chair", "event.waits_for_chair", False)
         organisers = self.people(event, "organisers", "event.organisers")
@@ -357,6 +363,7 @@ class _Parser:
             channel_id=channel_id,
             evaluation_form_url=form_url,
             follow_up_days=follow_up_days,
+            retention_days=retention_days,
             questions_need_approval=needs_approval,
             waits_for_chair=waits_for_chair,
             organisers=organisers,
@@ -399,14 +406,17 @@ class _Parser:
         return day
 
     def follow_up_days(self, event: Mapping[str, Any]) -> int:
-        value = event.get("follow_up_days", DEFAULT_FOLLOW_UP_DAYS)
-        low, high = FOLLOW_UP_DAYS_RANGE
+        return self.whole_days(event, "follow_up_days", DEFAULT_FOLLOW_UP_DAYS, FOLLOW_UP_DAYS_RANGE)
+
+    def whole_days(self, event: Mapping[str, Any], key: str, default: int, bounds: tuple[int, int]) -> int:
+        value = event.get(key, default)
+        low, high = bounds
         if isinstance(value, bool) or not isinstance(value, int):
-            self.problem("event.follow_up_days", f"must be a whole number of days from {low} to {high}, not {_type_name(value)}")
-            return DEFAULT_FOLLOW_UP_DAYS
+            self.problem(f"event.{key}", f"must be a whole number of days from {low} to {high}, not {_type_name(value)}")
+            return default
         if not low <= value <= high:
-            self.problem("event.follow_up_days", f"{value} is out of range: use {low} to {high} days")
-            return DEFAULT_FOLLOW_UP_DAYS
+            self.problem(f"event.{key}", f"{value} is out of range: use {low} to {high} days")
+            return default
         return value
 
     def agenda(

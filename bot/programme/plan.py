@@ -91,6 +91,7 @@ def format_plan(programme: Programme) -> str:
         f"presenters: {_people(programme.presenters)}",
         f"evaluation form: {programme.evaluation_form_url or 'none'}",
         f"follow-up window: {programme.follow_up_days} days; "
+        f"personal data kept: {programme.retention_days} days after the close; "
         f"questions need a chair's approval: {'yes' if programme.questions_need_approval else 'no'}",
         "starts: " + ("when a chair runs /event start" if programme.waits_for_chair else "by itself at its start time"),
     ]

@@ -21,6 +21,9 @@ DEFAULT_FOLLOW_UP_DAYS = 14
 MAX_TITLE_CHARS = 255
 MAX_URL_CHARS = 2000
 FOLLOW_UP_DAYS_RANGE = (1, 90)
+# Personal data is kept this long after the close (bot/privacy); ten years is past any policy we know of.
+DEFAULT_RETENTION_DAYS = 180
+RETENTION_DAYS_RANGE = (1, 3650)
 
 # "dm" is what organisers write; "direct_message" is the stored value, accepted too.
 AUDIENCES: dict[str, ReminderAudience] = {
@@ -38,6 +41,7 @@ EVENT_KEYS = (
     "channel",
     "evaluation_form_url",
     "follow_up_days",
+    "retention_days",
     "questions_need_approval",
     "waits_for_chair",
     "organisers",
@@ -120,6 +124,7 @@ class Programme:
     segments: tuple[SegmentPlan, ...]
     prompts: tuple[PromptPlan, ...]  # all four themes, in ReflectionTheme order
     reminders: tuple[ReminderPlan, ...]  # in file order
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def ledger(session: Session, *, event_id: int, owner_slack_id: str | None = None
     query = (
         select(Question, FollowUp, asker.slack_user_id, owner.slack_user_id, func.coalesce(votes.c.votes, 0))
         .join(FollowUp, FollowUp.question_id == Question.id)
-        .join(asker, asker.id == Question.asker_person_id)
+        .outerjoin(asker, asker.id == Question.asker_person_id)
         .outerjoin(owner, owner.id == FollowUp.assigned_person_id)
         .outerjoin(votes, votes.c.question_id == Question.id)
         .where(Question.event_id == event_id)

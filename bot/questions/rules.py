@@ -399,7 +399,7 @@ def card(session: Session, *, question_id: int) -> QuestionCard:
     votes = session.scalar(select(func.count(Vote.id)).where(Vote.question_id == question.id)) or 0
     credited = session.execute(
         select(Question.anonymous, Person.slack_user_id)
-        .join(Person, Person.id == Question.asker_person_id)
+        .outerjoin(Person, Person.id == Question.asker_person_id)
         .where((Question.id == question.id) | (Question.merged_into_id == question.id))
         .order_by(Question.id)
     ).all()
@@ -413,8 +413,9 @@ def card(session: Session, *, question_id: int) -> QuestionCard:
         text=question.text,
         status=question.status,
         votes=votes,
-        askers=tuple(dict.fromkeys(slack_id for anonymous, slack_id in credited if not anonymous)),
-        anonymous_askers=sum(1 for anonymous, _ in credited if anonymous),
+        askers=tuple(dict.fromkeys(slack_id for anonymous, slack_id in credited if not anonymous and slack_id)),
+        # An asker who asked to be forgotten is anonymous whatever the row said before.
+        anonymous_askers=sum(1 for anonymous, slack_id in credited if anonymous or slack_id is None),
         segment_title=segment.title if segment else None,
         presenter_slack_id=presenter.slack_user_id if presenter else None,
         answer_text=question.answer_text,

@@ -52,10 +52,21 @@ def help_message(capabilities: tuple[Capability, ...], *, for_you: bool = False)
         text=f"{title}: " + "; ".join(c.usage for c in capabilities),
         blocks=blocks_of(
             HeaderBlock(text=title),
-            SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT))),
+            *(SectionBlock(text=MarkdownTextObject(text=chunk)) for chunk in _sections(lines)),
             ContextBlock(elements=[MarkdownTextObject(text=note)]),
         ),
     )
+
+
+def _sections(lines: list[str]) -> list[str]:
+    """Lines gathered into as few sections as Slack's per-section limit allows, none split."""
+    chunks: list[str] = []
+    for line in lines:
+        if chunks and len(chunks[-1]) + 1 + len(line) <= SECTION_LIMIT:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    return chunks
 
 
 def notice(text: str) -> Message:
