@@ -4,6 +4,7 @@ nothing more scheduled for it; other workspaces carry on."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.fernet import Fernet
@@ -62,7 +63,9 @@ def _reminder(database: Database, event_id: int, *, status: ReminderStatus = Rem
               due_at: datetime = at("17:00"), deliveries: tuple[tuple[str, DeliveryStatus, str | None], ...] = ()) -> int:
     """A DM reminder; `deliveries`: (recipient, status, claimed_by) rows already fanned out."""
     with unit_of_work(database) as session:
-        reminder = Reminder(event_id=event_id, when_spec="at close", due_at=due_at, text="The form, please.",
+        # At a date and time: a reminder counted from the close would wait for a live event's close.
+        when = due_at.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%d %H:%M")
+        reminder = Reminder(event_id=event_id, when_spec=when, due_at=due_at, text="The form, please.",
                             audience=ReminderAudience.DIRECT_MESSAGE, status=status,
                             fanned_out_at=due_at if deliveries else None)
         session.add(reminder)
