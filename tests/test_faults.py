@@ -98,6 +98,12 @@ def outbox_drained(database: db.Database) -> bool:
             Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= utcnow())).first()
 
 
+def report(scenario: str, *, faults: str, acknowledged: int, lost: int, duplicated: int) -> None:
+    """The figures the issue asks for, printed (pytest -s) after the assertions that guard them."""
+    print(f"\nfaults: {scenario}: injected {faults}; acknowledged {acknowledged}; lost {lost}; "
+          f"duplicated {duplicated}")
+
+
 def ask_all(slack: SlackDouble, askers: list[str]) -> list[threading.Thread]:
     threads = [threading.Thread(target=slack.send_slash_command, args=("/ask", f"Question from {asker}?"),
                                 kwargs={"user_id": asker, "channel_id": CHANNEL}, daemon=True)
@@ -136,6 +142,10 @@ def test_kill_9_during_a_burst_of_30_questions(
     assert set(cards.values()) == {1}, {text: n for text, n in cards.items() if n != 1}
     # Whoever was not told it was posted asked into a process that died: they saw no confirmation.
     assert len(confirmed) <= len(stored) <= len(ASKERS)
+    report("kill -9 during a burst of 30 questions", faults=f"1 kill -9 with {len(stored) - posted_at_kill} cards "
+           "still to post", acknowledged=len(confirmed),
+           lost=sum(1 for a in confirmed if f"Question from {a}?" not in cards),
+           duplicated=sum(n - 1 for n in cards.values()))
 
 
 def test_kill_9_during_the_close(
@@ -165,6 +175,8 @@ def test_kill_9_during_the_close(
         assert len(closes) == 1, [m["text"] for m in closes]
         assert event.status == EventStatus.CLOSED
         assert event.close_message_ts == closes[0]["ts"]
+    report("kill -9 during the close", faults="1 connection dropped after posting, then 1 kill -9",
+           acknowledged=1, lost=1 - len(closes), duplicated=len(closes) - 1)
 
 
 def test_slack_dropping_failing_and_limiting(
@@ -189,6 +201,12 @@ def test_slack_dropping_failing_and_limiting(
     assert set(cards) == {f"Question from {a}?" for a in askers}
     assert set(cards.values()) == {1}, {text: n for text, n in cards.items() if n != 1}
     assert slack.calls_to("conversations.history"), "no post was in doubt: the faults proved nothing"
+    posts = slack.calls_to("chat.postMessage")
+    report("Slack dropping, failing and limiting", faults=(
+        f"{sum(1 for c in posts if c.status == 0)} dropped connections, "
+        f"{sum(1 for c in posts if c.status >= 500)} HTTP 5xx, {sum(1 for c in posts if c.status == 429)} HTTP 429 "
+        f"in {len(posts)} chat.postMessage calls"),
+        acknowledged=len(askers), lost=len(askers) - len(cards), duplicated=sum(n - 1 for n in cards.values()))
 
 
 def test_the_database_stopped_for_30_seconds(
@@ -219,6 +237,9 @@ def test_the_database_stopped_for_30_seconds(
     assert "Asked while the database was down?" not in stored_questions(database)
     assert "Traceback" not in app.log()
     assert sum(1 for m in slack.messages(CHANNEL) if "relates to equity" in m["text"]) == 1
+    report("the database stopped", faults=f"{'a 40 s write lock' if database_url.startswith('sqlite') else 'a 30 s stop'}",
+           acknowledged=2, lost=0 if _reflections(database) else 1,
+           duplicated=len(_reflections(database)) - 1 + card_counts(slack)["Asked once the database was back?"] - 1)
 
 
 def _reflections(database: db.Database) -> list[str]:
