@@ -209,21 +209,25 @@ class VoteClick:
     at: datetime
 
 
-def record_votes(session: Session, *, clicks: list[VoteClick]) -> tuple[set[int], list[tuple[int, str]]]:
+def record_votes(session: Session, *, clicks: list[VoteClick],
+                 redraw_at: datetime | None = None) -> tuple[set[int], list[tuple[int, str]]]:
     """A batch of clicks, in the order they came, with the rules of `toggle_vote` and a fixed number
-    of queries: the questions, the voters (made if new), their votes, then the inserts and deletes.
+    of queries: the questions, the voters (made if new), their votes, then the inserts and deletes,
+    and with `redraw_at` the redraws of the cards touched (`request_redraws`, from what is loaded).
 
     Returns the questions whose count may have changed, and (index, reason) for refused clicks.
     """
     refused: list[tuple[int, str]] = []
     question_ids = {c.question_id for c in clicks}
-    found = {q.id: (q, workspace_id) for q, workspace_id in session.execute(
-        select(Question, Event.workspace_id).join(Event, Event.id == Question.event_id)
-        .where(Question.id.in_(question_ids)))}
+    # Columns, not Question objects: the batch only reads them, and in a burst the writer shares
+    # the web process's GIL with every acknowledgement.
+    found = {row.id: row for row in session.execute(
+        select(Question.id, Question.status, Question.event_id, Event.workspace_id, Event.channel_id)
+        .join(Event, Event.id == Question.event_id).where(Question.id.in_(question_ids)))}
     valid: list[tuple[int, VoteClick]] = []
     for index, click in enumerate(clicks):
-        question, workspace_id = found.get(click.question_id, (None, None))
-        if question is None or workspace_id != click.workspace_id:
+        question = found.get(click.question_id)
+        if question is None or question.workspace_id != click.workspace_id:
             refused.append((index, "That question no longer exists."))
         elif question.status not in VOTABLE:
             refused.append((index, "Voting has closed on this question."))
@@ -233,9 +237,10 @@ def record_votes(session: Session, *, clicks: list[VoteClick]) -> tuple[set[int]
         return set(), refused
     persons = people.people_by_slack_id(session, workspace_ids_and_slack_ids={
         (c.workspace_id, c.voter_slack_id) for _, c in valid})
-    standing = {(v.question_id, v.person_id): v for v in session.scalars(select(Vote).where(
-        Vote.question_id.in_({c.question_id for _, c in valid}),
-        Vote.person_id.in_({persons[(c.workspace_id, c.voter_slack_id)] for _, c in valid})))}
+    standing = {(v.question_id, v.person_id): v for v in session.execute(
+        select(Vote.id, Vote.question_id, Vote.person_id, Vote.created_at).where(
+            Vote.question_id.in_({c.question_id for _, c in valid}),
+            Vote.person_id.in_({persons[(c.workspace_id, c.voter_slack_id)] for _, c in valid})))}
     added: dict[tuple[int, int], datetime] = {}
     removed: set[tuple[int, int]] = set()
     for _, click in valid:
@@ -248,14 +253,18 @@ def record_votes(session: Session, *, clicks: list[VoteClick]) -> tuple[set[int]
             added.pop(key, None)
             if key in standing:
                 removed.add(key)
-    for question_id, person_id in removed:
-        session.execute(delete(Vote).where(Vote.question_id == question_id, Vote.person_id == person_id))
+    if removed:
+        session.execute(delete(Vote).where(Vote.id.in_([standing[key].id for key in removed])))
     new = [{"question_id": q, "person_id": p, "created_at": at} for (q, p), at in added.items() if (q, p) not in standing]
     if new:
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         # A concurrent click from the same person may have got there first: one vote either way.
         session.execute(insert(Vote.__table__).values(new).on_conflict_do_nothing())
-    return {c.question_id for _, c in valid}, refused
+    touched = {c.question_id for _, c in valid}
+    if redraw_at is not None:
+        _enqueue_redraws(session, [(q, found[q].event_id, found[q].workspace_id, found[q].channel_id)
+                                   for q in sorted(touched)], now=redraw_at)
+    return touched, refused
 
 
 def question_in(session: Session, *, workspace_id: int, question_id: int) -> Question:
@@ -516,14 +525,19 @@ def request_redraw(session: Session, *, question_id: int, now: datetime) -> None
 
 def request_redraws(session: Session, *, question_ids: Iterable[int], now: datetime) -> None:
     """One more redraw for each of these cards (a vote batch touches many): one query to find their
-    channels, then the rows, each coalescing with a redraw already waiting."""
+    channels and one to add the rows, each coalescing with a redraw already waiting."""
     found = session.execute(
         select(Question.id, Event.id, Event.workspace_id, Event.channel_id)
         .join(Event, Event.id == Question.event_id).where(Question.id.in_(sorted(set(question_ids))))).all()
-    for question_id, event_id, workspace_id, channel_id in found:
-        outbox.enqueue(session, kind=CARD_REDRAW, recipient=channel_id, now=now, workspace_id=workspace_id,
-                       event_id=event_id, subject_id=question_id, coalesce_key=f"redraw:{question_id}",
-                       due_at=now + REDRAW_AFTER)
+    _enqueue_redraws(session, [tuple(row) for row in found], now=now)
+
+
+def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *, now: datetime) -> None:
+    """(question, event, workspace, channel) of each card: its redraw rows, in one statement."""
+    outbox.enqueue_all(session, now=now, posts=[
+        {"kind": CARD_REDRAW, "recipient": channel_id, "workspace_id": workspace_id, "event_id": event_id,
+         "subject_id": question_id, "coalesce_key": f"redraw:{question_id}", "due_at": now + REDRAW_AFTER}
+        for question_id, event_id, workspace_id, channel_id in cards])
 
 
 def request_answer_post(session: Session, *, question: Question, answerer_slack_id: str, now: datetime) -> None:
