@@ -69,6 +69,10 @@ class CardRedraw:
         wait = self._turn(item.delivery_id, now) or _redraw_wait(session, item, now)
         if wait > 0:
             return Prepared(channel=item.recipient, later=wait)
+        # Given up only now: a row whose turn came while another process's redraw was still
+        # too recent keeps its place rather than going to the back of the queue.
+        with self._lock:
+            self._slots.pop(item.delivery_id, None)
         card_ts = session.scalar(select(Question.card_message_ts).where(Question.id == item.subject_id))
         if card_ts is None:
             if outbox.pending_of(session, kind=questions.QUESTION_CARD, subject_id=item.subject_id):
@@ -87,11 +91,8 @@ class CardRedraw:
             if slot is None:
                 slot = max(clock, self._next_slot)
                 self._next_slot = slot + 60 / CARD_UPDATES_PER_MINUTE
-            if slot <= clock + 0.01:
-                self._slots.pop(delivery_id, None)
-                return 0.0
             self._slots[delivery_id] = slot
-            return slot - clock
+            return 0.0 if slot <= clock + 0.01 else slot - clock
 
     def sent(self, session: Session, item: Claimed, ts: str) -> None:
         pass
