@@ -22,6 +22,8 @@ from bot.events import people
 from bot.events.rules import current_event, event_to_run
 from bot.models import (
     AgendaSegment,
+    Delivery,
+    DeliveryStatus,
     Event,
     EventRole,
     EventStatus,
@@ -516,6 +518,9 @@ def request_card(session: Session, *, question: Question, now: datetime) -> None
 
 # A redraw waits this long, so the changes of a burst (votes clicked together) make one redraw.
 REDRAW_AFTER = timedelta(seconds=1)
+# chat.update's Tier 3 budget is ~50 a minute per workspace; redraws stay just inside it.
+CARD_UPDATES_PER_MINUTE = 48
+REDRAW_PACE = timedelta(seconds=60 / CARD_UPDATES_PER_MINUTE)
 
 
 def request_redraw(session: Session, *, question_id: int, now: datetime) -> None:
@@ -533,11 +538,35 @@ def request_redraws(session: Session, *, question_ids: Iterable[int], now: datet
 
 
 def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *, now: datetime) -> None:
-    """(question, event, workspace, channel) of each card: its redraw rows, in one statement."""
-    outbox.enqueue_all(session, now=now, posts=[
-        {"kind": CARD_REDRAW, "recipient": channel_id, "workspace_id": workspace_id, "event_id": event_id,
-         "subject_id": question_id, "coalesce_key": f"redraw:{question_id}", "due_at": now + REDRAW_AFTER}
-        for question_id, event_id, workspace_id, channel_id in cards])
+    """(question, event, workspace, channel) of each card: its redraw rows, in one statement.
+
+    A card whose redraw is waiting needs no other. A new one is due a pace after the last one
+    waiting in its workspace, so that in a burst the sender claims each redraw when its turn comes,
+    instead of claiming every one as it falls due only to be told how long to wait.
+    """
+    if not cards:
+        return
+    waiting = session.execute(
+        select(Delivery.workspace_id, Delivery.coalesce_key, Delivery.next_attempt_at).where(
+            Delivery.kind == CARD_REDRAW, Delivery.status == DeliveryStatus.PENDING,
+            Delivery.workspace_id.in_({workspace_id for _, _, workspace_id, _ in cards}))).all()
+    queued = {key for _, key, _ in waiting if key}
+    last_due: dict[int, datetime] = {}
+    for workspace_id, _, due in waiting:
+        last_due[workspace_id] = max(due, last_due.get(workspace_id, due))
+    posts = []
+    for question_id, event_id, workspace_id, channel_id in cards:
+        key = f"redraw:{question_id}"
+        if key in queued:
+            continue
+        due = now + REDRAW_AFTER
+        if workspace_id in last_due:
+            due = max(due, last_due[workspace_id] + REDRAW_PACE)
+        last_due[workspace_id] = due
+        # The insert still coalesces: a redraw asked for by another transaction meanwhile wins.
+        posts.append({"kind": CARD_REDRAW, "recipient": channel_id, "workspace_id": workspace_id,
+                      "event_id": event_id, "subject_id": question_id, "coalesce_key": key, "due_at": due})
+    outbox.enqueue_all(session, now=now, posts=posts)
 
 
 def request_answer_post(session: Session, *, question: Question, answerer_slack_id: str, now: datetime) -> None:
