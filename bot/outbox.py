@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -148,16 +148,38 @@ def enqueue(
     `dedupe_key` makes a logical post happen once ever ("card:17"); `coalesce_key` keeps one pending
     row for a post that only needs to happen once more ("redraw:17").
     """
-    due = due_at or now
-    values = {
-        "kind": kind, "recipient_slack_id": recipient, "workspace_id": workspace_id, "event_id": event_id,
+    added = enqueue_all(session, now=now, posts=[{
+        "kind": kind, "recipient": recipient, "workspace_id": workspace_id, "event_id": event_id,
         "subject_id": subject_id, "payload": payload, "dedupe_key": dedupe_key, "coalesce_key": coalesce_key,
-        "due_at": due, "next_attempt_at": due, "status": DeliveryStatus.PENDING.value, "attempts": 0,
-        "in_doubt": False, "created_at": now,
-    }
-    statement = _insert(session)(Delivery.__table__).values(**values).on_conflict_do_nothing()
-    added = session.execute(statement.returning(Delivery.__table__.c.id)).scalar()
-    if added is not None and due <= now:
+        "due_at": due_at}])
+    return added[0] if added else None
+
+
+def enqueue_all(session: Session, *, now: datetime, posts: Iterable[Mapping[str, Any]]) -> list[int]:
+    """Several posts in one statement (each a mapping of `enqueue`'s keywords); the ids of those added.
+
+    A vote batch asks for a redraw of every card it touched: one round trip, not one a card.
+    """
+    rows = []
+    for post in posts:
+        due = post.get("due_at") or now
+        rows.append({
+            "kind": post["kind"], "recipient_slack_id": post["recipient"], "workspace_id": post.get("workspace_id"),
+            "event_id": post.get("event_id"), "subject_id": post.get("subject_id"), "payload": post.get("payload"),
+            "dedupe_key": post.get("dedupe_key"), "coalesce_key": post.get("coalesce_key"), "due_at": due,
+            "next_attempt_at": due, "status": DeliveryStatus.PENDING.value, "attempts": 0, "in_doubt": False,
+            "created_at": now,
+        })
+    if not rows:
+        return []
+    statement = _insert(session)(Delivery.__table__).on_conflict_do_nothing().returning(Delivery.__table__.c.id)
+    if len(rows) == 1:
+        added = [session.execute(statement.values(**rows[0])).scalar()]
+    else:
+        # SQLAlchemy sends these as multi-row VALUES, as many rows a statement as the driver takes.
+        added = list(session.execute(statement, rows).scalars())
+    added = [row_id for row_id in added if row_id is not None]
+    if added and any(row["due_at"] <= now for row in rows):
         wake_senders(session)  # a row due later is found by the sender's own timer
     return added
 

@@ -9,7 +9,7 @@ several processes together stay inside chat.update's Tier 3 budget.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,8 +24,6 @@ from bot.questions.blocks import answer_posted, answered_dm, approval_request, q
 from bot.questions.follow_up_blocks import close_out, owner_list
 from bot.slack.messages import Message
 
-# chat.update's Tier 3 budget is ~50 a minute per workspace; stay just inside it.
-CARD_UPDATES_PER_MINUTE = 48
 # How long a row waits for the card it belongs to (still in the outbox) before looking again.
 WAIT_FOR_CARD_SECONDS = 1.0
 
@@ -69,6 +67,10 @@ class CardRedraw:
         wait = self._turn(item.delivery_id, now) or _redraw_wait(session, item, now)
         if wait > 0:
             return Prepared(channel=item.recipient, later=wait)
+        # Given up only now: a row whose turn came while another process's redraw was still
+        # too recent keeps its place rather than going to the back of the queue.
+        with self._lock:
+            self._slots.pop(item.delivery_id, None)
         card_ts = session.scalar(select(Question.card_message_ts).where(Question.id == item.subject_id))
         if card_ts is None:
             if outbox.pending_of(session, kind=questions.QUESTION_CARD, subject_id=item.subject_id):
@@ -86,12 +88,9 @@ class CardRedraw:
             slot = self._slots.get(delivery_id)
             if slot is None:
                 slot = max(clock, self._next_slot)
-                self._next_slot = slot + 60 / CARD_UPDATES_PER_MINUTE
-            if slot <= clock + 0.01:
-                self._slots.pop(delivery_id, None)
-                return 0.0
+                self._next_slot = slot + questions.REDRAW_PACE.total_seconds()
             self._slots[delivery_id] = slot
-            return slot - clock
+            return 0.0 if slot <= clock + 0.01 else slot - clock
 
     def sent(self, session: Session, item: Claimed, ts: str) -> None:
         pass
@@ -107,7 +106,7 @@ def _redraw_wait(session: Session, item: Claimed, now: datetime) -> float:
         Delivery.status == DeliveryStatus.SENT))
     if last is None:
         return 0.0
-    return (last + timedelta(seconds=60 / CARD_UPDATES_PER_MINUTE) - now).total_seconds()
+    return (last + questions.REDRAW_PACE - now).total_seconds()
 
 
 class AnswerPost:

@@ -22,6 +22,8 @@ from bot.events import people
 from bot.events.rules import current_event, event_to_run, latest_event
 from bot.models import (
     AgendaSegment,
+    Delivery,
+    DeliveryStatus,
     Event,
     EventRole,
     EventStatus,
@@ -212,23 +214,28 @@ class VoteClick:
     at: datetime
 
 
-def record_votes(session: Session, *, clicks: list[VoteClick]) -> tuple[set[int], list[tuple[int, str]]]:
+def record_votes(session: Session, *, clicks: list[VoteClick],
+                 redraw_at: datetime | None = None) -> tuple[set[int], list[tuple[int, str]]]:
     """A batch of clicks, in the order they came, with the rules of `toggle_vote` and a fixed number
-    of queries: the questions, the voters (made if new), their votes, then the inserts and deletes.
+    of queries: the questions, the voters (made if new), their votes, then the inserts and deletes,
+    and with `redraw_at` the redraws of the cards touched (`request_redraws`, from what is loaded).
 
     Returns the questions whose count may have changed, and (index, reason) for refused clicks.
     """
     refused: list[tuple[int, str]] = []
     question_ids = {c.question_id for c in clicks}
-    found = {q.id: (q, workspace_id, status) for q, workspace_id, status in session.execute(
-        select(Question, Event.workspace_id, Event.status).join(Event, Event.id == Question.event_id)
-        .where(Question.id.in_(question_ids)))}
+    # Columns, not Question objects: the batch only reads them, and in a burst the writer shares
+    # the web process's GIL with every acknowledgement.
+    found = {row.id: row for row in session.execute(
+        select(Question.id, Question.status, Question.event_id, Event.workspace_id, Event.channel_id,
+               Event.status.label("event_status"))
+        .join(Event, Event.id == Question.event_id).where(Question.id.in_(question_ids)))}
     valid: list[tuple[int, VoteClick]] = []
     for index, click in enumerate(clicks):
-        question, workspace_id, event_status = found.get(click.question_id, (None, None, None))
-        if question is None or workspace_id != click.workspace_id:
+        question = found.get(click.question_id)
+        if question is None or question.workspace_id != click.workspace_id:
             refused.append((index, "That question no longer exists."))
-        elif event_status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
+        elif question.event_status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
             # After the close the counts are what the room decided; the follow-ups are ordered by them.
             refused.append((index, "The session has closed, so votes no longer count: yours was not added."))
         elif question.status not in VOTABLE:
@@ -239,9 +246,10 @@ def record_votes(session: Session, *, clicks: list[VoteClick]) -> tuple[set[int]
         return set(), refused
     persons = people.people_by_slack_id(session, workspace_ids_and_slack_ids={
         (c.workspace_id, c.voter_slack_id) for _, c in valid})
-    standing = {(v.question_id, v.person_id): v for v in session.scalars(select(Vote).where(
-        Vote.question_id.in_({c.question_id for _, c in valid}),
-        Vote.person_id.in_({persons[(c.workspace_id, c.voter_slack_id)] for _, c in valid})))}
+    standing = {(v.question_id, v.person_id): v for v in session.execute(
+        select(Vote.id, Vote.question_id, Vote.person_id, Vote.created_at).where(
+            Vote.question_id.in_({c.question_id for _, c in valid}),
+            Vote.person_id.in_({persons[(c.workspace_id, c.voter_slack_id)] for _, c in valid})))}
     added: dict[tuple[int, int], datetime] = {}
     removed: set[tuple[int, int]] = set()
     for _, click in valid:
@@ -254,14 +262,18 @@ def record_votes(session: Session, *, clicks: list[VoteClick]) -> tuple[set[int]
             added.pop(key, None)
             if key in standing:
                 removed.add(key)
-    for question_id, person_id in removed:
-        session.execute(delete(Vote).where(Vote.question_id == question_id, Vote.person_id == person_id))
+    if removed:
+        session.execute(delete(Vote).where(Vote.id.in_([standing[key].id for key in removed])))
     new = [{"question_id": q, "person_id": p, "created_at": at} for (q, p), at in added.items() if (q, p) not in standing]
     if new:
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         # A concurrent click from the same person may have got there first: one vote either way.
         session.execute(insert(Vote.__table__).values(new).on_conflict_do_nothing())
-    return {c.question_id for _, c in valid}, refused
+    touched = {c.question_id for _, c in valid}
+    if redraw_at is not None:
+        _enqueue_redraws(session, [(q, found[q].event_id, found[q].workspace_id, found[q].channel_id)
+                                   for q in sorted(touched)], now=redraw_at)
+    return touched, refused
 
 
 def question_in(session: Session, *, workspace_id: int, question_id: int) -> Question:
@@ -531,6 +543,9 @@ def request_card(session: Session, *, question: Question, now: datetime) -> None
 
 # A redraw waits this long, so the changes of a burst (votes clicked together) make one redraw.
 REDRAW_AFTER = timedelta(seconds=1)
+# chat.update's Tier 3 budget is ~50 a minute per workspace; redraws stay just inside it.
+CARD_UPDATES_PER_MINUTE = 48
+REDRAW_PACE = timedelta(seconds=60 / CARD_UPDATES_PER_MINUTE)
 
 
 def request_redraw(session: Session, *, question_id: int, now: datetime) -> None:
@@ -540,14 +555,43 @@ def request_redraw(session: Session, *, question_id: int, now: datetime) -> None
 
 def request_redraws(session: Session, *, question_ids: Iterable[int], now: datetime) -> None:
     """One more redraw for each of these cards (a vote batch touches many): one query to find their
-    channels, then the rows, each coalescing with a redraw already waiting."""
+    channels and one to add the rows, each coalescing with a redraw already waiting."""
     found = session.execute(
         select(Question.id, Event.id, Event.workspace_id, Event.channel_id)
         .join(Event, Event.id == Question.event_id).where(Question.id.in_(sorted(set(question_ids))))).all()
-    for question_id, event_id, workspace_id, channel_id in found:
-        outbox.enqueue(session, kind=CARD_REDRAW, recipient=channel_id, now=now, workspace_id=workspace_id,
-                       event_id=event_id, subject_id=question_id, coalesce_key=f"redraw:{question_id}",
-                       due_at=now + REDRAW_AFTER)
+    _enqueue_redraws(session, [tuple(row) for row in found], now=now)
+
+
+def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *, now: datetime) -> None:
+    """(question, event, workspace, channel) of each card: its redraw rows, in one statement.
+
+    A card whose redraw is waiting needs no other. A new one is due a pace after the last one
+    waiting in its workspace, so that in a burst the sender claims each redraw when its turn comes,
+    instead of claiming every one as it falls due only to be told how long to wait.
+    """
+    if not cards:
+        return
+    waiting = session.execute(
+        select(Delivery.workspace_id, Delivery.coalesce_key, Delivery.next_attempt_at).where(
+            Delivery.kind == CARD_REDRAW, Delivery.status == DeliveryStatus.PENDING,
+            Delivery.workspace_id.in_({workspace_id for _, _, workspace_id, _ in cards}))).all()
+    queued = {key for _, key, _ in waiting if key}
+    last_due: dict[int, datetime] = {}
+    for workspace_id, _, due in waiting:
+        last_due[workspace_id] = max(due, last_due.get(workspace_id, due))
+    posts = []
+    for question_id, event_id, workspace_id, channel_id in cards:
+        key = f"redraw:{question_id}"
+        if key in queued:
+            continue
+        due = now + REDRAW_AFTER
+        if workspace_id in last_due:
+            due = max(due, last_due[workspace_id] + REDRAW_PACE)
+        last_due[workspace_id] = due
+        # The insert still coalesces: a redraw asked for by another transaction meanwhile wins.
+        posts.append({"kind": CARD_REDRAW, "recipient": channel_id, "workspace_id": workspace_id,
+                      "event_id": event_id, "subject_id": question_id, "coalesce_key": key, "due_at": due})
+    outbox.enqueue_all(session, now=now, posts=posts)
 
 
 def request_answer_post(session: Session, *, question: Question, answerer_slack_id: str, now: datetime) -> None:

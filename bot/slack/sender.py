@@ -287,12 +287,14 @@ class Sender:
                 self._next_reclaim = time.monotonic() + RECLAIM_EVERY_SECONDS
                 with unit_of_work(self.database) as session:
                     release_dead_claims(session, now=self.clock())
-            # As many threads as the rows due need: a card after a question is one thread, not eight.
+            # As many threads as the rows due need: a card after a question is one thread, not eight,
+            # and that one is this thread (a pass per card in a burst of questions).
             wanted = min(self.threads, -(-due // self.batch))
             workers = [threading.Thread(target=self._work, args=(run,), name=f"outbox-sender-{n}", daemon=True)
-                       for n in range(wanted)]
+                       for n in range(1, wanted)]
             for worker in workers:
                 worker.start()
+            self._work(run)
             for worker in workers:
                 worker.join()
         finally:
@@ -342,9 +344,10 @@ class Sender:
             return "put_back"
         with unit_of_work(self.database) as session:
             prepared = kind.prepare(session, item, self.clock())
-        if prepared.later is not None:
-            with unit_of_work(self.database) as session:
+            if prepared.later is not None:
+                # In the same transaction: in a burst most redraws are told to wait for their turn.
                 put_back(session, item, resolved=False, at=self.clock() + timedelta(seconds=prepared.later))
+        if prepared.later is not None:
             return "later"
         if item.in_doubt and prepared.update_ts is None:
             try:
