@@ -98,7 +98,9 @@ def announce_next_segment(database: Database, *, event_id: int, now: datetime, b
     and moves straight on means to.)
     """
     with unit_of_work(database) as session:
-        event = session.get_one(Event, event_id)
+        # Presses for one event take turns (a row lock; SQLite's writers already do): each then
+        # sees the last announcement whole, so two at once announce one item between them.
+        event = session.get_one(Event, event_id, with_for_update=True)
         if event.status != EventStatus.LIVE:
             raise RunOfShowError(not_live(event))
         latest = current_segment(session, event_id)
