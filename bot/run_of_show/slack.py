@@ -85,6 +85,14 @@ def start_event(
     return True
 
 
+def _live_event(session, event_id: int, *, lock: bool = False) -> Event:  # type: ignore[no-untyped-def]
+    """The event a chair's command acts on, refused with the reason unless the session is live."""
+    event = session.get_one(Event, event_id, with_for_update=lock)
+    if event.status != EventStatus.LIVE:
+        raise RunOfShowError(not_live(event))
+    return event
+
+
 # --- the agenda --------------------------------------------------------------------------------
 
 
@@ -100,9 +108,7 @@ def announce_next_segment(database: Database, *, event_id: int, now: datetime, b
     with unit_of_work(database) as session:
         # Presses for one event take turns (a row lock; SQLite's writers already do): each then
         # sees the last announcement whole, so two at once announce one item between them.
-        event = session.get_one(Event, event_id, with_for_update=True)
-        if event.status != EventStatus.LIVE:
-            raise RunOfShowError(not_live(event))
+        event = _live_event(session, event_id, lock=True)
         latest = current_segment(session, event_id)
         if (by_chair and latest is not None and latest.announced_at is not None
                 and latest.announced_by_slack_id not in (None, by_chair)
@@ -166,9 +172,7 @@ class _Overtaken(Exception):
 def hold_event(database: Database, *, event_id: int, now: datetime) -> Pace:
     """Stop the scheduled posts (agenda, prompts, the close) until the chair resumes."""
     with unit_of_work(database) as session:
-        event = session.get_one(Event, event_id)
-        if event.status != EventStatus.LIVE:
-            raise RunOfShowError(not_live(event))
+        event = _live_event(session, event_id)
         if event.held_at is not None:
             raise RunOfShowError("The session is already on hold. `/event resume` carries on with the programme.")
         event.held_at = now
@@ -178,9 +182,7 @@ def hold_event(database: Database, *, event_id: int, now: datetime) -> Pace:
 def resume_event(database: Database, *, event_id: int, now: datetime) -> Pace:
     """End a hold: everything not yet posted moves on by the time held."""
     with unit_of_work(database) as session:
-        event = session.get_one(Event, event_id)
-        if event.status != EventStatus.LIVE:
-            raise RunOfShowError(not_live(event))
+        event = _live_event(session, event_id)
         if event.held_at is None:
             raise RunOfShowError("The session is not on hold. `/event hold` pauses the scheduled posts.")
         held = int((now - event.held_at).total_seconds())
@@ -195,9 +197,7 @@ def extend_event(database: Database, *, event_id: int, now: datetime, minutes: i
         raise RunOfShowError(f"Extend by a number of minutes from 1 to {MAX_EXTEND_MINUTES}, "
                              "e.g. `/event extend 10`.")
     with unit_of_work(database) as session:
-        event = session.get_one(Event, event_id)
-        if event.status != EventStatus.LIVE:
-            raise RunOfShowError(not_live(event))
+        event = _live_event(session, event_id)
         event.schedule_offset_seconds += minutes * 60
         return Pace(state=run_state(session, event=event), moved_by_seconds=minutes * 60)
 
@@ -207,9 +207,7 @@ def extend_event(database: Database, *, event_id: int, now: datetime, minutes: i
 
 def post_prompt(database: Database, *, event_id: int, theme: ReflectionTheme, now: datetime) -> ReflectionPrompt:
     with unit_of_work(database) as session:
-        event = session.get_one(Event, event_id)
-        if event.status != EventStatus.LIVE:
-            raise RunOfShowError(not_live(event))
+        event = _live_event(session, event_id)
         prompt = session.scalar(
             select(ReflectionPrompt).where(ReflectionPrompt.event_id == event_id, ReflectionPrompt.theme == theme)
         )
