@@ -13,6 +13,10 @@ written at once.
 The queue is in memory: votes clicked in the last moments before a crash are lost (the voter sees
 their vote missing from the count and clicks again); questions themselves are stored before the ack.
 A process that is stopped (SIGTERM) writes what is queued before it exits.
+
+A database that stops answering does not lose acknowledged clicks: they wait, and are written
+when it answers again. If it has not answered within `OUTAGE_PATIENCE_SECONDS`, or the process is
+stopping, each voter is told privately that their vote was not counted, so they can click again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db import Database, unit_of_work
+from bot.errors import DatabaseUnavailable
 from bot.questions import rules as questions
 
 logger = logging.getLogger(__name__)
@@ -38,6 +43,13 @@ BATCH_SIZE = 200
 WRITE_EVERY_SECONDS = 0.25
 # How long a stopping process waits for queued clicks to be written.
 DRAIN_SECONDS = 5.0
+# Clicks wait this long for a database that stopped answering. A voter's response_url lasts 30
+# minutes; two minutes covers a failover or a restart of the database without leaving a voter
+# wondering for long whether their vote counted.
+OUTAGE_PATIENCE_SECONDS = 120.0
+RETRY_EVERY_SECONDS = 1.0
+NOT_COUNTED = ("Your upvote was not counted: eventbot's database is not answering. "
+               "Please click Upvote again in a few minutes.")
 
 
 @dataclass(frozen=True)
@@ -51,11 +63,13 @@ class Click:
 
 
 class VoteRecorder:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, patience: float = OUTAGE_PATIENCE_SECONDS) -> None:
         self.database = database
+        self.patience = patience
         self._clicks: queue.Queue[Click] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def submit(self, click: Click) -> None:
         with self._lock:
@@ -66,11 +80,15 @@ class VoteRecorder:
         self._clicks.put(click)
 
     def wait_until_recorded(self) -> None:
-        """For tests: block until every queued click is written."""
+        """For tests: block until every queued click is written (or its voter told it was not)."""
         self._clicks.join()
 
     def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
-        """Wait (at most `timeout`) until every queued click is written; False if some were not."""
+        """Wait (at most `timeout`) until every queued click is written; False if some were not.
+
+        Clicks still waiting for the database are not waited on: their voters are told at once.
+        """
+        self._stopping.set()
         deadline = time.monotonic() + timeout
         with self._clicks.all_tasks_done:
             while self._clicks.unfinished_tasks:
@@ -83,24 +101,59 @@ class VoteRecorder:
 
     def _run(self) -> None:
         last_write = float("-inf")
+        waiting: list[Click] = []  # acknowledged clicks the database could not take yet
+        waiting_since = 0.0
         while True:
-            first = self._clicks.get()
-            # The clicks that come while this one waits for its turn share its write.
-            time.sleep(max(0.0, last_write + WRITE_EVERY_SECONDS - time.monotonic()))
+            if waiting:
+                try:
+                    batch = [*waiting, self._clicks.get(timeout=RETRY_EVERY_SECONDS)]
+                except queue.Empty:
+                    batch = list(waiting)
+            else:
+                batch = [self._clicks.get()]
+                # The clicks that come while this one waits for its turn share its write.
+                time.sleep(max(0.0, last_write + WRITE_EVERY_SECONDS - time.monotonic()))
             last_write = time.monotonic()
-            batch = [first]
-            while len(batch) < BATCH_SIZE:
+            while len(batch) < BATCH_SIZE + len(waiting):
                 try:
                     batch.append(self._clicks.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                self._record(batch)
-            finally:
-                for _ in batch:
-                    self._clicks.task_done()
+            unwritten = self._record(batch)
+            self._finish(batch[:len(batch) - len(unwritten)])
+            if not unwritten:
+                if waiting:
+                    logger.info("the database answers again: %d votes that waited for it are written", len(waiting))
+                waiting = []
+                continue
+            if not waiting:
+                waiting_since = time.monotonic()
+                logger.warning("the database is not answering: %d acknowledged votes wait for it", len(unwritten))
+            waiting = unwritten
+            if self._stopping.is_set() or time.monotonic() - waiting_since >= self.patience:
+                logger.warning("telling %d voters their votes were not counted: the database did not answer",
+                               len(waiting))
+                for click in waiting:
+                    self._tell(click, NOT_COUNTED)
+                self._finish(waiting)
+                waiting = []
 
-    def _record(self, batch: list[Click]) -> None:
+    def _finish(self, clicks: list[Click]) -> None:
+        for _ in clicks:
+            self._clicks.task_done()
+
+    @staticmethod
+    def _tell(click: Click, reason: str) -> None:
+        try:
+            click.refuse(reason)
+        except Exception:
+            logger.warning("could not tell %s about their vote", click.voter_slack_id)
+
+    def _record(self, batch: list[Click]) -> list[Click]:
+        """Write the clicks; return those the database did not take because it did not answer.
+
+        A click is a toggle, so one that was written must never be written again.
+        """
         refusals: list[tuple[Click, str]] = []
         try:
             with unit_of_work(self.database) as session:
@@ -109,14 +162,16 @@ class VoteRecorder:
                     questions.VoteClick(click.workspace_id, click.question_id, click.voter_slack_id, click.at)
                     for click in batch], redraw_at=max(click.at for click in batch))
                 refusals = [(batch[index], reason) for index, reason in refused]
+        except DatabaseUnavailable:
+            return batch
         except Exception:
             logger.exception("could not record %d votes; recording them one by one", len(batch))
-            if len(batch) > 1:
-                for click in batch:
-                    self._record([click])
-            return
+            if len(batch) == 1:
+                return []  # logged above: a click the rules cannot take is not retried
+            for position, click in enumerate(batch):
+                if self._record([click]):
+                    return batch[position:]
+            return []
         for click, reason in refusals:
-            try:
-                click.refuse(reason)
-            except Exception:
-                logger.warning("could not tell %s why their vote did not count", click.voter_slack_id)
+            self._tell(click, reason)
+        return []
