@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -102,6 +103,7 @@ class LeaseState:
     held: bool  # by us, after this call
     holder: str | None  # whoever holds it now
     expires_at: datetime
+    took_over_from: str | None = None  # the holder we replaced, when we just took the lease from one
 
 
 def acquire_or_renew(session: Session, *, holder: str, now: datetime, name: str = SCHEDULER,
@@ -131,7 +133,8 @@ def acquire_or_renew(session: Session, *, holder: str, now: datetime, name: str 
         .execution_options(synchronize_session=False)
     ).rowcount
     if won:
-        return LeaseState(held=True, holder=holder, expires_at=until)
+        return LeaseState(held=True, holder=holder, expires_at=until,
+                          took_over_from=current.holder if current.holder not in (None, holder) else None)
     row = session.execute(
         select(SchedulerLease.holder, SchedulerLease.expires_at).where(SchedulerLease.name == name)
     ).one()
@@ -151,9 +154,13 @@ def release(session: Session, *, holder: str, now: datetime, name: str = SCHEDUL
 class SchedulerSingleton:
     """This process's view of the lease: `active` says whether to run the scheduled jobs now."""
 
-    def __init__(self, database: Database, *, identity: str | None = None) -> None:
+    def __init__(self, database: Database, *, identity: str | None = None,
+                 on_take_over: Callable[[Session, str, datetime], object] | None = None) -> None:
         self.database = database
         self.identity = identity or process_identity()
+        # Called in the transaction that takes the lease from a holder that stopped renewing, with
+        # that holder's identity: the outbox takes back its claims then, not when they run out.
+        self.on_take_over = on_take_over
         self.active = False
         self._reported: tuple[bool, str | None] | None = None
 
@@ -162,6 +169,8 @@ class SchedulerSingleton:
         try:
             with unit_of_work(self.database) as session:
                 state = acquire_or_renew(session, holder=self.identity, now=now)
+                if state.took_over_from and self.on_take_over is not None:
+                    self.on_take_over(session, state.took_over_from, now)
         except DatabaseUnavailable:
             # Without the database we cannot know who leads; stop leading rather than risk two.
             if self.active:

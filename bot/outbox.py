@@ -377,6 +377,26 @@ def release_dead_claims(session: Session, *, now: datetime) -> int:
     return released
 
 
+def release_claims_of(session: Session, holder: str, now: datetime) -> int:
+    """Make the rows claimed by a process that lost the scheduler lease claimable at once.
+
+    Its lease ran out because it stopped renewing: a process on another host that died or lost
+    the database. Waiting out its claims would delay their posts by up to `LEASE_SECONDS`; taking
+    them back leaves them marked as claimed, so the next claimer looks for each post before
+    sending it, and a process that was only slow does not post twice.
+    """
+    released = session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.claimed_until > now,
+               Delivery.claimed_by.startswith(f"{holder}#", autoescape=True))
+        .values(claimed_until=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+    if released:
+        logger.info("took back %d outbox rows claimed by %s, whose scheduler lease ran out", released, holder)
+    return released
+
+
 def unsent_before(session: Session, item: Claimed, *, kinds: Iterable[str]) -> bool:
     """Whether an older row of these kinds for the same event has not gone out yet.
 

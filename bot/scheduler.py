@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
+from bot import outbox
 from bot.app import Runtime
 from bot.db import unit_of_work
 from bot.errors import DatabaseUnavailable
@@ -129,7 +130,8 @@ class OutageLog:
 
 
 def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
-    parts = SchedulerParts(singleton=SchedulerSingleton(runtime.database), runtime=runtime)
+    parts = SchedulerParts(singleton=SchedulerSingleton(runtime.database, on_take_over=outbox.release_claims_of),
+                           runtime=runtime)
     outage = OutageLog()
     runtime.outbox().start()
     parts.singleton.renew()

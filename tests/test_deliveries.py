@@ -323,3 +323,26 @@ def test_one_scheduler_holds_the_lease_and_the_others_stand_by(database: Databas
     assert me.renew(later + timedelta(seconds=3))
     assert not second.renew(later + timedelta(seconds=4))
     assert not scheduler_lease.is_dead_local_process(scheduler_lease.process_identity())
+
+
+def test_a_standby_taking_over_the_lease_takes_back_the_old_holders_claims_at_once(
+        database: Database, client: WebClient, reminder_id: int) -> None:
+    """A worker on another host died holding claims: the standby that replaces it does not make its
+    recipients wait out the claims' 60 s lease, and another live process's claims stay theirs."""
+    elsewhere, other, standby = "hostA:1:100:5", "hostC:1:300:7", "hostB:1:200:6"
+    holder = SchedulerSingleton(database, identity=elsewhere, on_take_over=outbox.release_claims_of)
+    assert holder.renew(CLOSE)
+    plan(database, client, CLOSE)
+    with unit_of_work(database) as session:
+        theirs = {item.delivery_id for item in outbox.claim(session, worker=elsewhere, now=CLOSE, limit=3)}
+        kept = {item.delivery_id for item in outbox.claim(session, worker=other, now=CLOSE, limit=2)}
+    assert len(theirs) == 3 and len(kept) == 2
+    later = CLOSE + timedelta(seconds=scheduler_lease.LEASE_SECONDS + 1)
+    with unit_of_work(database) as session:  # the rest, claimed by the standby before it leads
+        before = {item.delivery_id for item in outbox.claim(session, worker=standby, now=later, limit=1000)}
+    assert not before & (theirs | kept)
+    took_over = SchedulerSingleton(database, identity=standby, on_take_over=outbox.release_claims_of)
+    assert took_over.renew(later)
+    with unit_of_work(database) as session:
+        reclaimed = {item.delivery_id for item in outbox.claim(session, worker=standby, now=later, limit=1000)}
+    assert reclaimed == theirs
