@@ -130,6 +130,7 @@ class ApiDispatcher:
     # ------------------------------------------------------------------ Web API
 
     def _api_call(self, request: HttpRequest, method: str) -> HttpReply:
+        self._faults.wait_if_stalled(method)
         arrived = self._ws.clock()
         spec = self._methods.get(method)
         if spec is None:

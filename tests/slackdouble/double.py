@@ -436,6 +436,14 @@ class SlackDouble(SlackToApp):
     def clear_failures(self) -> None:
         self._faults.clear()
 
+    def stall(self, method: str | None) -> None:
+        """Calls to ``method`` (None: any method) hang before Slack acts on them until
+        ``release_stalls``: a Slack slow to answer, to catch a caller mid-call."""
+        self._faults.stall(method)
+
+    def release_stalls(self) -> None:
+        self._faults.release_stalls()
+
     # ================================================================== the app's installation
 
     def uninstall_app(self) -> list[AppResponse]:

@@ -40,6 +40,25 @@ class FaultInjector:
         self._countdowns: list[_Countdown] = []
         self._shares: list[_Share] = []
         self._lock = threading.Lock()
+        # Methods whose calls hang before Slack acts on them, until released: a Slack that is slow
+        # to answer, so a caller is caught mid-call (holding whatever it claimed) when it is killed.
+        self._stalled: dict[str | None, threading.Event] = {}
+
+    def stall(self, method: str | None) -> None:
+        with self._lock:
+            self._stalled.setdefault(method, threading.Event()).clear()
+
+    def release_stalls(self) -> None:
+        with self._lock:
+            stalled, self._stalled = list(self._stalled.values()), {}
+        for gate in stalled:
+            gate.set()
+
+    def wait_if_stalled(self, method: str, *, longest: float = 300.0) -> None:
+        with self._lock:
+            gate = self._stalled.get(method) or self._stalled.get(None)
+        if gate is not None:
+            gate.wait(longest)
 
     def fail_next(self, method: str | None, count: int, mode: FailureMode, error: str) -> None:
         _check_mode(mode)
