@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -78,13 +79,26 @@ def make_runtime(settings: Settings) -> Runtime:
     )
 
 
-def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_token: bool = True) -> App:
+# Enough for every request thread of the server (bot.server.THREADS_PER_WORKER) to have its
+# listener running, plus the ones finishing after their ack.
+LISTENER_THREADS = 32
+
+
+def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_token: bool = True,
+              signature_checked: bool = False) -> App:
+    """The Bolt app. `signature_checked`: every request reaches it through `bot.web.EventbotWsgi`,
+    which has checked Slack's signature over the raw body already (Bolt would hash it again)."""
     settings = runtime.settings
     app = App(
         signing_secret=signing_secret if signing_secret is not None else settings.require_signing_secret(),
         client=runtime.client,
         # auth.test at start-up: a wrong token or unreachable Slack stops the process at once.
         token_verification_enabled=verify_token,
+        request_verification_enabled=not signature_checked,
+        # Bolt runs each listener on this pool and answers Slack when the listener acks. Its default
+        # of 5 threads let a few listeners busy after their ack (storing a question, answering
+        # through a response_url) hold every other request's ack in the queue.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
         # We answer with our own friendly error instead of Bolt's 404 for unknown requests.
         raise_error_for_unhandled_request=False,
     )

@@ -54,7 +54,7 @@ class EventbotServer(BaseApplication):
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         # Built in the worker after the fork, so no database connection crosses a fork.
         runtime = make_runtime(self.settings)
-        app = build_app(runtime, verify_token=False)
+        app = build_app(runtime, verify_token=False, signature_checked=True)
         # Every web process sends from the outbox: a question's card follows its ack at once.
         runtime.outbox().start()
         if self.run_scheduler:
