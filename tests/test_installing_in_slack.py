@@ -199,3 +199,36 @@ def test_a_code_is_used_once_and_a_wrong_state_installs_nothing(
     # The same link again: the state was used up with the code, and Slack would refuse the code.
     assert get(back, cookie=cookie)[0] >= 400
     assert [e["answer"].get("error") for e in platform.exchanges] == [None]
+
+
+def install_rows(database_url: str) -> list[str]:
+    engine = db.make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return sorted(connection.execute(text("SELECT team_id FROM slack_bots UNION ALL "
+                                                  "SELECT team_id FROM slack_installations")).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_removing_the_app_from_one_workspace_forgets_its_install_and_leaves_the_other_alone(
+    app: RunningApp, platform: SlackPlatform, database_url: str
+) -> None:
+    north, south = platform.workspace(NORTH), platform.workspace(SOUTH)
+    install(app, platform, NORTH)
+    install(app, platform, SOUTH)
+    assert install_rows(database_url) == [NORTH, NORTH, SOUTH, SOUTH]
+
+    assert [answer.status for answer in north.uninstall_app()] == [200, 200]
+    north.wait_for(lambda: install_rows(database_url) == [SOUTH, SOUTH], timeout=10)
+    # Someone in the workspace that removed it is told it is not installed; the other goes on.
+    assert north.send_slash_command("/event", "help", user_id=ORGANISER, channel_id=CHANNEL).status == 200
+    assert north.wait_for(lambda: north.response_url_posts, timeout=10)[-1]["text"] == NOT_INSTALLED_HERE
+    assert "/event setup" in run(south, "help")
+
+    # Added again, it is served again with a new token.
+    install(app, platform, NORTH)
+    assert "/event setup" in run(north, "help")
+    assert install_rows(database_url) == [NORTH, NORTH, SOUTH, SOUTH]
+    log = app.log()
+    assert "install rows deleted: 2" in log and "Traceback" not in log, log
