@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 
 from bot import db
 from bot.db import unit_of_work
+from bot.installations import ROTATE_WITHIN_MINUTES
 from bot.models import Event, Question, Reflection, Workspace
 from bot.rehearsal import cast
 from bot.slack.messages import NOT_INSTALLED_HERE
@@ -232,3 +233,23 @@ def test_removing_the_app_from_one_workspace_forgets_its_install_and_leaves_the_
     assert install_rows(database_url) == [NORTH, NORTH, SOUTH, SOUTH]
     log = app.log()
     assert "install rows deleted: 2" in log and "Traceback" not in log, log
+
+
+def test_with_token_rotation_an_ageing_token_is_refreshed_once_and_the_work_goes_on(
+    app: RunningApp, platform: SlackPlatform, database_url: str
+) -> None:
+    north = platform.workspace(NORTH)
+    # The install's token is within the refresh window already; the refreshed one is good for 12 hours.
+    platform.token_rotation, platform.token_lifetime_seconds = True, (ROTATE_WITHIN_MINUTES - 30) * 60
+    install(app, platform, NORTH)
+    platform.token_lifetime_seconds = 12 * 3600
+    first = platform.exchanges[0]["answer"]["access_token"]
+
+    assert "/event setup" in run(north, "help")
+    refreshed = [e["answer"] for e in platform.exchanges if e["args"].get("grant_type") == "refresh_token"]
+    assert [answer.get("error") for answer in refreshed] == [None]
+    assert refreshed[0]["access_token"] != first
+    # Later requests, the scheduler's jobs and the outbox all use the refreshed token: no second refresh.
+    run_an_event(north, "North")
+    assert len([e for e in platform.exchanges if e["args"].get("grant_type") == "refresh_token"]) == 1
+    assert "Traceback" not in app.log(), app.log()
