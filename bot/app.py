@@ -9,16 +9,21 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
-from sqlalchemy import Engine
+from slack_sdk.oauth.installation_store import Installation
+from sqlalchemy import Engine, select
 
 import handlers
-from bot.config import Settings
+from bot.config import BOT_SCOPES, Settings
 from bot.db import Database, make_engine, make_session_factory, unit_of_work
 from bot.errors import DatabaseUnavailable, NotYet
+from bot.installations import BOLT_ROTATES_WITHIN_MINUTES, InstallationStore, StateStore
+from bot.models import Workspace
 from bot.outbox import Kind
 from bot.questions import posts as question_posts
 from bot.questions.votes import VoteRecorder
@@ -26,25 +31,32 @@ from bot.redeliveries import already_handled, claim_event, is_event_id
 from bot.reminders import posts as reminder_posts
 from bot.run_of_show import posts as run_of_show_posts
 from bot.slack.client import make_web_client
-from bot.slack.messages import not_set_up_here, notice, something_went_wrong
+from bot.slack.messages import NOT_INSTALLED_HERE, not_set_up_here, notice, something_went_wrong
 from bot.slack.sender import Sender
 from bot.slack.views import notice_modal
-from bot.workspaces import ensure_workspace, find_workspace, is_team_id
+from bot.workspaces import ensure_workspace, find_workspace, is_team_id, mark_installed
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Runtime:
-    """What a running process holds: settings, database and the Slack client."""
+    """What a running process holds: settings, database and the Slack client.
+
+    With one workspace (SLACK_BOT_TOKEN), `client` holds its token. Distributed (OAuth installs),
+    `client` holds none: it is what Bolt copies for each request's own, and `client_for` gives the
+    scheduler and the outbox the token of the workspace a post is for.
+    """
 
     settings: Settings
     engine: Engine
     database: Database
     client: WebClient
+    installations: InstallationStore | None = None
     _bot_user_id: str | None = None
     _votes: VoteRecorder | None = None
     _outbox: Sender | None = None
+    _teams: dict[int, tuple[str | None, str]] | None = None
 
     def votes(self) -> VoteRecorder:
         if self._votes is None:
@@ -54,14 +66,48 @@ class Runtime:
     def outbox(self) -> Sender:
         """The process's one sender of outbox rows (started by whichever entry point runs it)."""
         if self._outbox is None:
-            self._outbox = Sender(self.database, self.client, outbox_kinds())
+            self._outbox = Sender(self.database, self.client, outbox_kinds(),
+                                  client_for=self.client_for if self.installations else None)
         return self._outbox
 
-    def bot_user_id(self) -> str:
-        """The app's own user id (asked of Slack once), so it is never counted as an attendee."""
+    def bot_user_id(self, workspace_id: int | None = None) -> str:
+        """The app's own user id in a workspace, so it is never counted as an attendee."""
+        if self.installations is not None and workspace_id is not None:
+            bot = self._bot_of(workspace_id)
+            # No install left: nothing is posted there, so nobody need be told apart from the bot.
+            return bot.bot_user_id if bot is not None and bot.bot_user_id else ""
         if self._bot_user_id is None:
-            self._bot_user_id = self.client.auth_test()["user_id"]
+            self._bot_user_id = self.client_for(workspace_id).auth_test()["user_id"]
         return self._bot_user_id
+
+    def client_for(self, workspace_id: int | None) -> WebClient:
+        """A client holding the token of the workspace a post is for (the one token, undistributed).
+
+        A workspace with no install left gets a client with no token, which Slack answers
+        `not_authed`: nothing is posted there with another workspace's token.
+        """
+        if self.installations is None or workspace_id is None:
+            return self.client
+        bot = self._bot_of(workspace_id)
+        return make_web_client(token=bot.bot_token if bot else None, base_url=self.settings.slack_api_url)
+
+    def workspaces_served(self) -> list[int]:
+        """The installed workspaces, for the scheduler's jobs to run one workspace (one token) at a time."""
+        with unit_of_work(self.database) as session:
+            return list(session.scalars(select(Workspace.id).where(Workspace.uninstalled_at.is_(None))
+                                        .order_by(Workspace.id)))
+
+    def _bot_of(self, workspace_id: int):  # type: ignore[no-untyped-def]
+        assert self.installations is not None
+        teams = self._teams if self._teams is not None else {}
+        self._teams = teams
+        if workspace_id not in teams:
+            # A workspace's team never changes: asked of the database once per process.
+            with unit_of_work(self.database) as session:
+                workspace = session.get_one(Workspace, workspace_id)
+                teams[workspace_id] = (workspace.enterprise_id, workspace.team_id)
+        enterprise_id, team_id = teams[workspace_id]
+        return self.installations.find_bot(enterprise_id=enterprise_id, team_id=team_id)
 
 
 def outbox_kinds() -> dict[str, Kind]:
@@ -71,12 +117,20 @@ def outbox_kinds() -> dict[str, Kind]:
 
 def make_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.database_url)
-    return Runtime(
-        settings=settings,
-        engine=engine,
-        database=make_session_factory(engine),
-        client=make_web_client(token=settings.require_bot_token(), base_url=settings.slack_api_url),
-    )
+    database = make_session_factory(engine)
+    if not settings.distributed:
+        return Runtime(settings=settings, engine=engine, database=database,
+                       client=make_web_client(token=settings.require_bot_token(), base_url=settings.slack_api_url))
+    client = make_web_client(token=None, base_url=settings.slack_api_url)
+    assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+
+    def installed(installation: Installation) -> None:
+        with unit_of_work(database) as session:
+            mark_installed(session, team_id=installation.team_id, enterprise_id=installation.enterprise_id)
+
+    installations = InstallationStore(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+                                      engine=engine, client=client, on_saved=installed)
+    return Runtime(settings=settings, engine=engine, database=database, client=client, installations=installations)
 
 
 # Enough for every request thread of the server (bot.server.THREADS_PER_WORKER) to have its
@@ -89,11 +143,10 @@ def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_tok
     """The Bolt app. `signature_checked`: every request reaches it through `bot.web.EventbotWsgi`,
     which has checked Slack's signature over the raw body already (Bolt would hash it again)."""
     settings = runtime.settings
-    app = App(
-        signing_secret=signing_secret if signing_secret is not None else settings.require_signing_secret(),
+    signing_secret = signing_secret if signing_secret is not None else settings.require_signing_secret()
+    common: dict[str, Any] = dict(
+        signing_secret=signing_secret,
         client=runtime.client,
-        # auth.test at start-up: a wrong token or unreachable Slack stops the process at once.
-        token_verification_enabled=verify_token,
         request_verification_enabled=not signature_checked,
         # Bolt runs each listener on this pool and answers Slack when the listener acks. Its default
         # of 5 threads let a few listeners busy after their ack (storing a question, answering
@@ -102,7 +155,33 @@ def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_tok
         # We answer with our own friendly error instead of Bolt's 404 for unknown requests.
         raise_error_for_unhandled_request=False,
     )
+    if runtime.installations is not None:
+        app = App(
+            **common,
+            oauth_settings=OAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=list(BOT_SCOPES),
+                redirect_uri=settings.slack_redirect_uri,
+                # /slack/install sends the person straight on to Slack's "Allow" page.
+                install_page_rendering_enabled=False,
+                authorization_url=settings.oauth_authorize_url,
+                installation_store=runtime.installations,
+                installation_store_bot_only=True,
+                # The store refreshes ageing tokens under a row lock; Bolt would refresh without one.
+                token_rotation_expiration_minutes=BOLT_ROTATES_WITHIN_MINUTES,
+                state_store=StateStore(engine=runtime.engine),
+            ),
+            user_facing_authorize_error_message=NOT_INSTALLED_HERE,
+        )
+    else:
+        app = App(
+            **common,
+            # auth.test at start-up: a wrong token or unreachable Slack stops the process at once.
+            token_verification_enabled=verify_token,
+        )
     app.use(_attach_database(runtime))
+    app.use(_attach_installations(runtime))
     app.use(_store_events_before_answering(runtime.database, handlers.STORED_EVENTS))
     app.use(_skip_redelivered_events(runtime.database))
     app.error(_answer_without_a_500)
@@ -144,6 +223,15 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
         return next()
 
     return attach_database
+
+
+def _attach_installations(runtime: Runtime):  # type: ignore[no-untyped-def]
+    def attach_installations(context: BoltContext, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
+        # For handlers/uninstalling.py: installs to forget, when eventbot is distributed.
+        context["installations"] = runtime.installations
+        return next()
+
+    return attach_installations
 
 
 def _nothing_done(body: dict) -> BoltResponse:

@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         guard_handlers([settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-                        settings.token_key])
+                        settings.token_key, settings.slack_client_secret])
         # Alembic narrates its plugins and dialect at INFO; `db upgrade` prints the outcome itself.
         logging.getLogger("alembic").setLevel(logging.WARNING)
         # APScheduler logs every job run at INFO; failures still come through at WARNING and up.
@@ -118,8 +118,17 @@ def _require_migrated(settings: Settings) -> None:
         raise StartupError("the database schema is not up to date: run `eventbot db upgrade` first")
 
 
+def _require_slack_credentials(settings: Settings) -> None:
+    """One workspace's token, or (distributed) the client id and secret load_settings checked."""
+    if not settings.distributed:
+        settings.require_bot_token()
+
+
 def _verify_slack(settings: Settings) -> None:
     from slack_sdk.errors import SlackApiError
+
+    if settings.distributed:
+        return  # no token of its own: each install's is checked by Bolt on every request
 
     from bot.slack.client import make_web_client
 
@@ -136,7 +145,7 @@ def _verify_slack(settings: Settings) -> None:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings.require_signing_secret()
-    settings.require_bot_token()
+    _require_slack_credentials(settings)
     if args.workers < 1:
         raise StartupError("--workers must be at least 1")
     if args.workers > 1 and not args.no_scheduler:
@@ -171,7 +180,7 @@ def _socket(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    settings.require_bot_token()
+    _require_slack_credentials(settings)
     _require_migrated(settings)
     # As `serve` does: a revoked token or an unreachable Slack is one clear line at start-up, not a
     # worker that runs and fails every post.

@@ -44,9 +44,28 @@ class Settings:
     host: str = "0.0.0.0"
     # Encrypts workspaces' bot tokens at rest (bot/tokens.py); without it none are stored.
     token_key: str | None = field(default=None, repr=False)
+    # Distribution (OAuth installs, bot/installations.py): set both, and no SLACK_BOT_TOKEN.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    # Only when the app lists several redirect URLs; else Slack uses the one it has.
+    slack_redirect_uri: str | None = None
+
+    @property
+    def distributed(self) -> bool:
+        """OAuth installs, each workspace with its own token; else one workspace, SLACK_BOT_TOKEN."""
+        return self.slack_client_id is not None
+
+    @property
+    def oauth_authorize_url(self) -> str:
+        """Where "Add to Slack" sends a person: beside the Web API (slack.com/api/ → slack.com/oauth/v2/authorize)."""
+        base = self.slack_api_url[:-len("api/")] if self.slack_api_url.endswith("/api/") else self.slack_api_url
+        return base + "oauth/v2/authorize"
 
     def require_bot_token(self) -> str:
         if not self.slack_bot_token:
+            if self.distributed:
+                raise ConfigError("this command needs one workspace's SLACK_BOT_TOKEN; with SLACK_CLIENT_ID set, "
+                                  "eventbot holds a token per installed workspace instead")
             raise ConfigError(
                 "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your "
                 "Slack app's OAuth & Permissions page into .env or the environment"
@@ -97,8 +116,18 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: str | Path 
             "Slack app's Basic Information page, without quotes or spaces"
         )
 
+    client_id, client_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+    _check_distribution(client_id, client_secret, bot_token=bot_token, token_key=get(TOKEN_KEY_VARIABLE))
+    redirect_uri = get("SLACK_REDIRECT_URI")
+    if redirect_uri and not re.match(r"^https?://[^/]+/", redirect_uri):
+        raise ConfigError("SLACK_REDIRECT_URI must be the full URL of /slack/oauth_redirect, such as "
+                          "https://YOUR-HOST/slack/oauth_redirect")
+
     return Settings(
         slack_bot_token=bot_token,
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
+        slack_redirect_uri=redirect_uri,
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
         slack_api_url=_api_url(get("SLACK_API_URL")),
@@ -114,6 +143,32 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: str | Path 
 
 
 TOKEN_KEY_VARIABLE = "EVENTBOT_TOKEN_KEY"
+
+# The bot scopes an install asks for: manifest.yml's oauth_config.scopes.bot, which a test compares.
+BOT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "users:read", "users:read.email", "usergroups:read",
+              "channels:read", "channels:join", "channels:history", "groups:read", "groups:history", "files:write")
+
+
+def _check_distribution(client_id: str | None, client_secret: str | None, *, bot_token: str | None,
+                        token_key: str | None) -> None:
+    if client_id is None and client_secret is None:
+        return
+    if client_id is None or client_secret is None:
+        missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+        raise ConfigError(f"{missing} is not set: OAuth installs need both the Client ID and the Client Secret "
+                          "from your Slack app's Basic Information page")
+    if not re.fullmatch(r"[0-9]+\.[0-9]+", client_id):
+        raise ConfigError("SLACK_CLIENT_ID is malformed: it is the Client ID from your Slack app's Basic Information "
+                          "page, two numbers joined by a dot")
+    if not re.fullmatch(r"[0-9A-Za-z]+", client_secret):
+        raise ConfigError("SLACK_CLIENT_SECRET is malformed: it is the hexadecimal Client Secret from your Slack "
+                          "app's Basic Information page, without quotes or spaces")
+    if bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: use SLACK_BOT_TOKEN for one workspace, "
+                          "or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for installs through /slack/install, not both")
+    if not token_key:
+        raise ConfigError(f"{TOKEN_KEY_VARIABLE} is not set: with SLACK_CLIENT_ID, every install's token is stored, "
+                          "and eventbot stores none unencrypted")
 
 
 def token_key(env: dict[str, str] | None = None) -> str | None:

@@ -56,11 +56,18 @@ PLAN_REMINDERS_JOB = "plan-reminders"
 REMINDER_TICK_SECONDS = 2
 
 
+def _each_workspace(runtime: Runtime) -> list[int | None]:
+    """Distributed, each job runs once per installed workspace, with that workspace's token; with
+    one token, once for all."""
+    return list(runtime.workspaces_served()) if runtime.installations is not None else [None]
+
+
 def _run_programmes(runtime: Runtime) -> None:
-    run_of_show_slack.run_due_work(
-        runtime.database, runtime.client, now=datetime.now(timezone.utc),
-        exclude_from_attendees=frozenset({runtime.bot_user_id()}),
-    )
+    for workspace_id in _each_workspace(runtime):
+        run_of_show_slack.run_due_work(
+            runtime.database, runtime.client_for(workspace_id), now=datetime.now(timezone.utc),
+            exclude_from_attendees=frozenset({runtime.bot_user_id(workspace_id)}), workspace_id=workspace_id,
+        )
 
 
 def _after_the_event(runtime: Runtime) -> None:
@@ -74,7 +81,9 @@ def _after_the_event(runtime: Runtime) -> None:
 
 
 def _nudge_follow_up_owners(runtime: Runtime) -> None:
-    questions_slack.nudge_owners(runtime.database, runtime.client, now=datetime.now(timezone.utc))
+    for workspace_id in _each_workspace(runtime):
+        questions_slack.nudge_owners(runtime.database, runtime.client_for(workspace_id),
+                                     now=datetime.now(timezone.utc), workspace_id=workspace_id)
 
 
 def _purge_processed_events(runtime: Runtime) -> None:
@@ -158,8 +167,10 @@ def add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> SchedulerParts:
         )
 
     def plan_reminders(runtime: Runtime) -> None:
-        reminders_slack.plan_reminders(runtime.database, runtime.client, now=datetime.now(timezone.utc),
-                                 bot_user_id=runtime.bot_user_id())
+        for workspace_id in _each_workspace(runtime):
+            reminders_slack.plan_reminders(runtime.database, runtime.client_for(workspace_id),
+                                           now=datetime.now(timezone.utc), bot_user_id=runtime.bot_user_id(workspace_id),
+                                           workspace_id=workspace_id)
 
     job(SCHEDULER_LEASE_JOB, lambda runtime: parts.singleton.renew(), seconds=RENEW_SECONDS)
     job(PURGE_PROCESSED_EVENTS_JOB, led(_purge_processed_events), hours=1)

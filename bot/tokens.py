@@ -68,17 +68,25 @@ def decrypt(stored: str) -> str | None:
 
 
 class EncryptedToken(TypeDecorator[str]):
-    """A secret column: clear text in Python, Fernet ciphertext in the database."""
+    """A secret column: clear text in Python, Fernet ciphertext in the database.
 
-    impl = String(255)
+    `EncryptedToken(500)` stores longer secrets (refresh tokens, rotating tokens); the length is
+    of the ciphertext, about 1.4 times the secret's plus 76.
+    """
+
+    impl = String
     cache_ok = True
+
+    def __init__(self, length: int = 255) -> None:
+        super().__init__(length)
 
     def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
         if value is None:
             return None
         stored = encrypt(value)
-        if len(stored) > 255:
-            raise TokenNotStored(f"the encrypted token is {len(stored)} characters; the column holds 255")
+        room = self.impl_instance.length
+        if len(stored) > room:
+            raise TokenNotStored(f"the encrypted token is {len(stored)} characters; the column holds {room}")
         return stored
 
     def process_result_value(self, value: str | None, dialect: Any) -> str | None:

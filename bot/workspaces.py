@@ -35,6 +35,16 @@ def ensure_workspace(session: Session, *, team_id: str, enterprise_id: str | Non
     return workspace
 
 
+def mark_installed(session: Session, *, team_id: str | None, enterprise_id: str | None) -> Workspace:
+    """An install through OAuth finished: the workspace is served, again if it had removed the app."""
+    if team_id is None:
+        # Org-wide installs (Enterprise Grid) are not offered: manifest.yml has org_deploy_enabled false.
+        raise ValueError("an install names no team")
+    workspace = ensure_workspace(session, team_id=team_id, enterprise_id=enterprise_id)
+    workspace.uninstalled_at = None
+    return workspace
+
+
 def mark_uninstalled(session: Session, *, team_id: str, now: datetime) -> Workspace:
     """The app was removed from a workspace, or its bot token revoked: forget the token.
 

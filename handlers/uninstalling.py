@@ -1,7 +1,8 @@
 """Someone removes eventbot from their workspace, or revokes its bot token: it stops acting there.
 
-Bolt's own listeners for these events need an installation store; eventbot runs with one token.
-Bolt calls neither auth.test nor authorize for them, and neither do we: the token is dead.
+Bolt calls neither auth.test nor authorize for these events, and neither do we: the token is dead.
+Distributed (OAuth installs), the workspace's installs are deleted, tokens with them, so a later
+request from it finds no install until someone adds the app again.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ def _stop(context: BoltContext, *, why: str) -> None:
     # The composition root lets no request without a workspace reach a listener.
     team_id = context.team_id or context.enterprise_id
     stopped = reminders_slack.stop_after_uninstall(context["database"], team_id=team_id, now=utcnow())
-    logger.info("workspace %s: %s; reminders cancelled: %d, deliveries skipped: %d", team_id, why,
-                stopped.reminders, stopped.deliveries)
+    installations = context.get("installations")
+    forgotten = (installations.forget(enterprise_id=context.enterprise_id, team_id=context.team_id)
+                 if installations is not None else 0)
+    logger.info("workspace %s: %s; reminders cancelled: %d, deliveries skipped: %d, install rows deleted: %d",
+                team_id, why, stopped.reminders, stopped.deliveries, forgotten)
 
 
 def register(app: App) -> None:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import StatementError
 
 from bot import tokens
@@ -86,3 +86,35 @@ def test_settings_never_show_their_secrets() -> None:
     assert settings.slack_bot_token == "xoxb-1-2-settingsrepr" and settings.token_key == key
     for secret in ("xoxb-1-2-settingsrepr", "abc123secret", "xapp-1-settingsrepr", key):
         assert secret not in repr(settings) and secret not in str(settings)
+
+
+def test_an_oauth_install_keeps_every_token_encrypted_and_none_without_the_key(
+    database: Database, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.oauth.installation_store import Installation
+
+    from bot.installations import InstallationStore
+
+    store = InstallationStore(client_id="1.2", client_secret="abc", engine=engine, client=WebClient())
+    secrets = {"bot_token": "xoxe.xoxb-1-installtokenatrest", "bot_refresh_token": "xoxe-1-refreshtokenatrest",
+               "user_token": "xoxp-1-usertokenatrest", "incoming_webhook_url": "https://hooks.slack.com/T/B/webhookatrest"}
+    installation = Installation(app_id="A0APP", team_id="T0OAUTH", bot_id="B0BOT", bot_user_id="U0BOT",
+                                bot_token_expires_in=43200, user_id="U0INSTALLER",
+                                incoming_webhook_channel_id="C0HOOK", **secrets)
+    monkeypatch.delenv("EVENTBOT_TOKEN_KEY", raising=False)
+    with pytest.raises(StatementError):
+        store.save(installation)
+    with unit_of_work(database) as session:
+        assert session.execute(text("SELECT count(*) FROM slack_installations")).scalar() == 0
+
+    monkeypatch.setenv("EVENTBOT_TOKEN_KEY", Fernet.generate_key().decode())
+    store.save(installation)
+    with unit_of_work(database) as session:
+        stored = [str(value) for table in ("slack_installations", "slack_bots")
+                  for row in session.execute(text(f"SELECT * FROM {table}")).all() for value in row]
+    assert not [value for value in stored for secret in secrets.values() if secret in value or "atrest" in value]
+    bot = store.find_bot(enterprise_id=None, team_id="T0OAUTH")
+    assert bot is not None and (bot.bot_token, bot.bot_refresh_token) == (secrets["bot_token"],
+                                                                          secrets["bot_refresh_token"])
+    assert store.find_installation(enterprise_id=None, team_id="T0OAUTH").user_token == secrets["user_token"]

@@ -215,12 +215,16 @@ def open_follow_up_ledgers(database: Database, *, now: datetime) -> list[int]:
     return opened
 
 
-def nudge_owners(database: Database, client: WebClient, *, now: datetime) -> list[follow_ups.Nudge]:
+def nudge_owners(database: Database, client: WebClient, *, now: datetime,
+                 workspace_id: int | None = None) -> list[follow_ups.Nudge]:
     """Nudge owners whose follow-ups are nearly due or overdue: by day in their own zone, at most daily,
-    and never a deactivated account (whose follow-ups go back to the chairs)."""
+    and never a deactivated account (whose follow-ups go back to the chairs). With `workspace_id`,
+    only that workspace's owners (`client` holds its token)."""
     with reading(database) as session:
         due = follow_ups.nudges_due(session, now=now)
         workspace_of = {n.event_id: session.get_one(Event, n.event_id).workspace_id for n in due}
+    if workspace_id is not None:
+        due = [n for n in due if workspace_of[n.event_id] == workspace_id]
     for workspace_id in set(workspace_of.values()):
         owners = [n.owner_slack_id for n in due if n.owner_slack_id and workspace_of[n.event_id] == workspace_id]
         events_slack.refresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=owners, now=now)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -212,14 +212,17 @@ class PlanRun:
 
 
 def plan_reminders(database: Database, client: WebClient, *, now: datetime,
-                   bot_user_id: str | None = None, on_rows: Callable[[], None] | None = None) -> PlanRun:
+                   bot_user_id: str | None = None, on_rows: Callable[[], None] | None = None,
+                   workspace_id: int | None = None) -> PlanRun:
     """Fan out what is due, mark what was missed, close off finished reminders, tell organisers.
 
     Safe to run as often as wanted and (though the scheduler runs one) from several processes:
     every step is a conditional update that only one caller can win, and fan-out adds no row twice.
     A fan-out cut short (the process killed half-way) is picked up again by the next run.
-    `on_rows` is called whenever new deliveries are in, so senders can start at once.
+    `on_rows` is called whenever new deliveries are in, so senders can start at once. With
+    `workspace_id`, only that workspace's reminders are fanned out (`client` holds its token).
     """
+    ours = Event.workspace_id == workspace_id if workspace_id is not None else true()
     run = PlanRun()
     with unit_of_work(database) as session:
         # A live session closes when its chair closes it, whatever the plan said.
@@ -227,7 +230,7 @@ def plan_reminders(database: Database, client: WebClient, *, now: datetime,
                      and_(Event.closed_at.is_not(None), Event.closed_at <= now))
         due = list(session.scalars(
             select(Reminder.id).join(Event, Event.id == Reminder.event_id)
-            .where(installed(Event.workspace_id), or_(
+            .where(installed(Event.workspace_id), ours, or_(
                 and_(
                     Reminder.status == ReminderStatus.SCHEDULED,
                     or_(

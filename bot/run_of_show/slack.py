@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 
 from bot import outbox
 from bot.db import Database, unit_of_work
@@ -291,19 +291,22 @@ def status_of(database: Database, *, event_id: int) -> RunState:
 
 
 def run_due_work(
-    database: Database, client: WebClient, *, now: datetime, exclude_from_attendees: frozenset[str] = frozenset()
+    database: Database, client: WebClient, *, now: datetime, exclude_from_attendees: frozenset[str] = frozenset(),
+    workspace_id: int | None = None,
 ) -> None:
     """Post whatever the programme says is due by `now`; safe to call as often as wanted.
 
     After downtime it catches up rather than replays: only the current agenda item is announced,
     prompts still due go out in programme order, and an event that is over gets nothing posted at
-    all (its organisers are told). A held event waits for its chair.
+    all (its organisers are told). A held event waits for its chair. With `workspace_id`, only
+    that workspace's events, whose token `client` holds.
     """
     late = timedelta(seconds=CATCH_UP_AFTER_SECONDS)
+    ours = Event.workspace_id == workspace_id if workspace_id is not None else true()
     with unit_of_work(database) as session:
         due_to_start = [
             (event.id, closing_time(event) <= now - late) for event in session.scalars(
-                select(Event).where(Event.status == EventStatus.SCHEDULED, Event.starts_at <= now,
+                select(Event).where(Event.status == EventStatus.SCHEDULED, Event.starts_at <= now, ours,
                                     Event.waits_for_chair.is_(False), installed(Event.workspace_id)))]
     for event_id, over in due_to_start:
         if over:
@@ -315,7 +318,7 @@ def run_due_work(
 
     with unit_of_work(database) as session:
         live = list(session.scalars(select(Event).where(
-            Event.status == EventStatus.LIVE, Event.held_at.is_(None), installed(Event.workspace_id))))
+            Event.status == EventStatus.LIVE, Event.held_at.is_(None), ours, installed(Event.workspace_id))))
         work: list[tuple[str, int, object]] = []
         for event in live:
             closes_at = closing_time(event)

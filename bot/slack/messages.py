@@ -102,6 +102,11 @@ def not_set_up_here() -> Message:
     return notice("eventbot is not set up for this workspace, so nothing was done.")
 
 
+# Said by Bolt, distributed, to someone in a workspace with no install (or a removed one).
+NOT_INSTALLED_HERE = ("eventbot is not installed in this workspace (or was removed), so nothing was done: "
+                      "ask a workspace admin to add it again.")
+
+
 # What to tell a person when Slack refuses a post we made for them.
 SLACK_ERROR_ADVICE = {
     "not_in_channel": "I am not in this channel: invite me with `/invite @eventbot`, then try again.",

@@ -209,9 +209,14 @@ class Sender:
         batch: int = CLAIM_BATCH,
         clock: Callable[[], datetime] = utcnow,
         pacer: Pacer | None = None,
+        client_for: Callable[[int | None], WebClient] | None = None,
     ) -> None:
         self.database = database
         self.client = sender_client(client)
+        # Distributed, each row goes out with its own workspace's token.
+        self.client_for = client_for
+        self._clients: dict[str | None, WebClient] = {}
+        self._clients_lock = threading.Lock()
         self.kinds: dict[str, Kind] = {NOTICE: Notice(), **kinds}
         self.identity = identity or process_identity()
         self.threads = threads
@@ -332,6 +337,15 @@ class Sender:
                 except Exception:
                     logger.exception("outbox row %s failed unexpectedly", item.delivery_id)
 
+    def _client(self, item: Claimed) -> WebClient:
+        if self.client_for is None:
+            return self.client
+        token = self.client_for(item.workspace_id).token
+        with self._clients_lock:
+            if token not in self._clients:
+                self._clients[token] = sender_client(self.client_for(item.workspace_id))
+            return self._clients[token]
+
     # One row, start to finish. Public so tests can drive a single row.
     def process(self, item: Claimed, run: DeliveryRun | None = None) -> str:
         run = run or DeliveryRun()
@@ -379,7 +393,7 @@ class Sender:
         """Record a post Slack made. The ts is known only here, so a database that does not answer
         is tried again until the claim runs out, rather than leaving the post in doubt: replies in
         its thread are recognised only once its ts is recorded."""
-        permalink = self._permalink(prepared.channel, ts) if hasattr(kind, "permalinked") else None
+        permalink = self._permalink(item, prepared.channel, ts) if hasattr(kind, "permalinked") else None
         while True:
             try:
                 with unit_of_work(self.database) as session:
@@ -393,20 +407,21 @@ class Sender:
                     raise  # whoever claims it next finds the post by its metadata
                 time.sleep(RECORD_RETRY_SECONDS)
 
-    def _permalink(self, channel: str, ts: str) -> str | None:
+    def _permalink(self, item: Claimed, channel: str, ts: str) -> str | None:
         """A link to the post, for kinds that keep one (chat.getPermalink, Tier 4); none if Slack will not say."""
         try:
-            return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+            return str(self._client(item).chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
         except (SlackApiError, OSError, KeyError) as error:
             logger.info("no permalink for %s in %s: %s", ts, channel, error)
             return None
 
     def _send(self, item: Claimed, prepared: Prepared) -> str:
         assert prepared.message is not None
+        client = self._client(item)
         if prepared.update_ts is not None:
-            self.client.chat_update(channel=prepared.channel, ts=prepared.update_ts, **prepared.message.as_post())
+            client.chat_update(channel=prepared.channel, ts=prepared.update_ts, **prepared.message.as_post())
             return prepared.update_ts
-        response = self.client.chat_postMessage(
+        response = client.chat_postMessage(
             channel=prepared.channel, thread_ts=prepared.thread_ts, **prepared.message.as_post(),
             metadata={"event_type": METADATA_EVENT_TYPE,
                       "event_payload": {"delivery_id": item.delivery_id, "kind": item.kind}},
@@ -449,16 +464,17 @@ class Sender:
 
     def _find_sent(self, item: Claimed, prepared: Prepared) -> str | None:
         """The ts of a message already posted for this row, if an earlier attempt got through."""
+        client = self._client(item)
         channel = prepared.channel
         if channel[:1] in ("U", "W"):
-            channel = dm_channel(self.client, user_id=channel)
+            channel = dm_channel(client, user_id=channel)
         # Newest first, and no `oldest` bound: the attempt was recent, and our clock and Slack's
         # need not agree. A reply is only found in its thread.
         if prepared.thread_ts:
-            pages = self.client.conversations_replies(channel=channel, ts=prepared.thread_ts, limit=200,
+            pages = client.conversations_replies(channel=channel, ts=prepared.thread_ts, limit=200,
                                                       include_all_metadata=True)
         else:
-            pages = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+            pages = client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
         for page in itertools.islice(pages, HISTORY_PAGES):
             for message in page.get("messages") or []:
                 metadata = message.get("metadata") or {}

@@ -89,7 +89,11 @@ class ApiDispatcher:
         self._behaviour = behaviour
         self._limiter = limiter
         self._faults = faults
-        self._bot_token = bot_token
+        # The workspace's live bot tokens, each with when it expires (None: never). An app with
+        # token rotation on holds two for a while: a refreshed token and the one it replaced.
+        self._bot_tokens: dict[str, float | None] = {bot_token: None} if bot_token else {}
+        self._tokens_lock = threading.Lock()
+        self._revoked_tokens: set[str] = set()
         self._base_url = base_url
         self._deliver_events = deliver_events
         self._calls: list[RecordedCall] = []
@@ -97,6 +101,25 @@ class ApiDispatcher:
         self.internal_errors: list[str] = []
         # Set when the app is removed from the workspace: its bot token is dead from then on.
         self.bot_token_revoked = False
+
+    # ------------------------------------------------------------------ tokens
+
+    def knows_token(self, token: str) -> bool:
+        with self._tokens_lock:
+            return token in self._bot_tokens or token in self._revoked_tokens
+
+    def accept_token(self, token: str, *, expires_at: float | None = None) -> None:
+        """An install (or a refresh) gave the app this bot token for the workspace."""
+        with self._tokens_lock:
+            self._bot_tokens[token] = expires_at
+        self.bot_token_revoked = False
+
+    def revoke_tokens(self) -> None:
+        """The app was removed: its tokens answer `account_inactive` from now on, even after a new install."""
+        with self._tokens_lock:
+            self._revoked_tokens.update(self._bot_tokens)
+            self._bot_tokens.clear()
+        self.bot_token_revoked = True
 
     # ------------------------------------------------------------------ inspection
 
@@ -156,9 +179,13 @@ class ApiDispatcher:
 
         if not token:
             return self._finish(method, args, 200, {"ok": False, "error": "not_authed"}, arrived)
-        if token != self._bot_token:
+        with self._tokens_lock:
+            known, expires = token in self._bot_tokens, self._bot_tokens.get(token)
+        if not known and token not in self._revoked_tokens:
             return self._finish(method, args, 200, {"ok": False, "error": "invalid_auth"}, arrived)
-        if self.bot_token_revoked:
+        if expires is not None and self._ws.wall_clock() >= expires:
+            return self._finish(method, args, 200, {"ok": False, "error": "token_expired"}, arrived)
+        if self.bot_token_revoked or token in self._revoked_tokens:
             # What a bot token answers once its app has been removed (Slack's "account_inactive":
             # the token is for a deleted user or workspace when using a bot token).
             return self._finish(method, args, 200, {"ok": False, "error": "account_inactive"}, arrived)

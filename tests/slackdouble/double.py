@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .api import ApiDispatcher, RecordedCall
+from .api import ApiDispatcher, HttpReply, HttpRequest, RecordedCall
 from .driver import DEFAULT_SUBSCRIPTIONS, AppResponse, AppTransport, Delivery, SlackToApp
 from .faults import FailureMode, FaultInjector
 from .method_table import MethodSpec, load_method_table
@@ -452,11 +452,23 @@ class SlackDouble(SlackToApp):
 
         Returns the app's answers to the two events.
         """
-        self._dispatcher.bot_token_revoked = True
+        self._dispatcher.revoke_tokens()
         return [
             self.send_event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [self.bot_user_id]}}),
             self.send_event({"type": "app_uninstalled"}),
         ]
+
+    def knows_token(self, token: str) -> bool:
+        """Whether a token is (or was) this workspace's bot token: where a distributed app's call goes."""
+        return self._dispatcher.knows_token(token)
+
+    def accept_token(self, token: str, *, expires_at: float | None = None) -> None:
+        """An OAuth install or refresh (tests/slackdouble/distribution.py) gave the app this token here."""
+        self._dispatcher.accept_token(token, expires_at=expires_at)
+
+    def handle(self, request: HttpRequest) -> HttpReply:
+        """A Web API call that reached this workspace through the distributed app's one URL."""
+        return self._dispatcher.handle(request)
 
     # ================================================================== interactivity plumbing
 
