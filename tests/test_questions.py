@@ -203,3 +203,16 @@ def test_a_batch_of_clicks_follows_the_same_rules_as_one_click(database: Databas
     with unit_of_work(database) as session:  # a later batch takes the new voter's vote back
         questions.record_votes(session, clicks=[click(first, "U0NEWVOTER", 10)])
         assert session.scalar(select(func.count(Vote.id)).where(Vote.question_id == first)) == 0
+
+
+def test_the_same_question_sent_twice_is_stored_once(database: Database, workspace_id: int) -> None:
+    """Slack told them it timed out, so they asked again: one question, and they are told why."""
+    first = ask(database, workspace_id, "Sent twice?")
+    with pytest.raises(QuestionError, match="posted already"):
+        ask(database, workspace_id, "Sent twice?")
+    assert count(database, Question, text="Sent twice?") == 1
+    ask(database, workspace_id, "Sent twice?", by=BOB)  # someone else may ask the same
+    with unit_of_work(database) as session:  # and the asker may ask it again much later
+        session.get_one(Question, first).created_at -= timedelta(minutes=11)
+    ask(database, workspace_id, "Sent twice?")
+    assert count(database, Question, text="Sent twice?") == 3

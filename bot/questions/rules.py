@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from bot import outbox
+from bot.clock import utcnow
 from bot.errors import UserError
 from bot.events import people
 from bot.events.rules import current_event, event_to_run, latest_event
@@ -101,6 +102,10 @@ def event_for_questions(session: Session, *, workspace_id: int, channel_id: str)
     return event
 
 
+# The same words from the same person within this long are the same question sent twice.
+ASKED_AGAIN_WITHIN = timedelta(minutes=10)
+
+
 def check_can_ask(session: Session, *, workspace_id: int, channel_id: str, text: str) -> QuestionStatus:
     """What `ask` would check, without writing: the status the question will get."""
     check_text(text)
@@ -139,6 +144,11 @@ def ask(
         if existing is not None:
             raise QuestionError("That message is already a question.")
     asker = people.person(session, workspace_id=workspace_id, slack_user_id=asker_slack_id)
+    if source_message_ts is None and session.scalar(select(Question.id).where(
+            Question.event_id == event.id, Question.asker_person_id == asker.id, Question.text == text,
+            Question.created_at >= utcnow() - ASKED_AGAIN_WITHIN).limit(1)) is not None:
+        # Sent twice (Slack said it timed out, so they asked again): one card, not two.
+        raise QuestionError("You asked that a moment ago and it is posted already, so it was not added twice.")
     people.grant(session, event=event, person=asker, role=Role.ATTENDEE)
     question = Question(
         event_id=event.id,
