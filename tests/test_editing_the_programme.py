@@ -1,0 +1,76 @@
+"""The programme as a document: what the editor in Slack changes, checked as a programme file is."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.db import Database, unit_of_work
+from bot.models import AgendaSegment, Event, Reminder, ReminderStatus
+from bot.programme import rules as programme
+from bot.programme.parsing import load_programme, parse_programme
+from tests.cast import DAY, at, seed_programme
+
+
+def _editable(database: Database, event_id: int) -> programme.Editable:
+    with unit_of_work(database) as session:
+        return programme.editable(session, event=session.get_one(Event, event_id))
+
+
+def _apply(database: Database, event_id: int, change: programme.Change, now_hhmm: str = "09:00") -> None:
+    with unit_of_work(database) as session:
+        event = session.get_one(Event, event_id)
+        programme.apply(session, event=event, before=programme.editable(session, event=event), change=change,
+                        now=at(now_hhmm))
+
+
+def test_an_imported_programme_exports_to_a_file_that_means_the_same(
+    database: Database, event_id: int, tmp_path: Path
+) -> None:
+    exported = programme.to_toml(_editable(database, event_id).document, title="Provider collaboratives")
+    original = load_programme(seed_programme(DAY, tmp_path))
+    again = parse_programme(exported, source="export.toml")
+    people = dict(organisers=(), chairs=(), presenters=(), channel_id=None)
+    assert replace(again, **people) == replace(original, **people)
+
+
+def test_a_bad_change_is_refused_with_the_files_message_and_nothing_is_written(
+    database: Database, event_id: int
+) -> None:
+    before = _editable(database, event_id)
+    change = programme.put_agenda_item(before, 1, {"title": "Late talk", "start": "16:30", "kind": "presentation",
+                                                   "speakers": []})
+    with pytest.raises(programme.ProgrammeProblems) as refused:
+        _apply(database, event_id, change)
+    assert [(p.key, p.message) for p in refused.value.problems] == [(
+        "agenda[5].start",
+        "16:30 is outside the event; an agenda item starts at or after the event's start (Mon 03 Mar 2031 14:30 GMT) "
+        "and before its end (Mon 03 Mar 2031 16:00 GMT)",
+    )]
+    assert _editable(database, event_id) == before
+
+
+def test_items_announced_and_reminders_sent_stay_as_they_are(database: Database, event_id: int) -> None:
+    with unit_of_work(database) as session:
+        first = session.query(AgendaSegment).filter_by(event_id=event_id, position=1).one()
+        first.announced_at = at("14:30")
+        session.query(Reminder).filter_by(event_id=event_id, when_spec="at close").one().status = ReminderStatus.SENT
+    before = _editable(database, event_id)
+    with pytest.raises(programme.NotEditable):
+        programme.remove_agenda_item(before, 0)
+    with pytest.raises(programme.NotEditable):
+        programme.swap_agenda_items(before, 1, 0)
+    with pytest.raises(programme.NotEditable):
+        programme.remove_reminder(before, 0)
+    # A new item before the one announced would move it: refused when written.
+    early = programme.put_agenda_item(before, None, {"title": "Early", "start": "14:30", "kind": "other"})
+    with pytest.raises((programme.NotEditable, programme.ProgrammeProblems)):
+        _apply(database, event_id, early, "14:35")
+    # What is still to come changes: the later items trade places, keeping their times.
+    _apply(database, event_id, programme.swap_agenda_items(before, 1, 2), "14:35")
+    with unit_of_work(database) as session:
+        rows = session.query(AgendaSegment).filter_by(event_id=event_id).order_by(AgendaSegment.position).all()
+        assert [(row.title[:16], row.scheduled_at) for row in rows[:3]] == [
+            ("Welcome and intr", at("14:30")), ("Presentation two", at("14:40")), ("Presentation one", at("15:05"))]
