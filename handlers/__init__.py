@@ -8,6 +8,7 @@ from handlers import (
     affiliating,
     asking,
     digesting,
+    editing_the_programme,
     event_command,
     following_up,
     home,
@@ -45,3 +46,4 @@ def register_all(app: App) -> None:
     following_up.register(app)
     uninstalling.register(app)
     minding_my_data.register(app)
+    editing_the_programme.register(app)

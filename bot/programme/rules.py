@@ -179,6 +179,7 @@ class Change:
 
     document: Document
     reminder_ids: tuple[int | None, ...]
+    focus: int | None = None  # where the item or reminder changed now is, for its form's errors
 
 
 def _copy(before: Editable) -> tuple[Document, list[int | None]]:
@@ -203,7 +204,7 @@ def put_agenda_item(before: Editable, index: int | None, item: dict[str, Any]) -
         agenda[index] = item
     # An item moved to another time takes its place in time order (starts compare as "HH:MM").
     agenda.sort(key=lambda entry: entry.get("start") if isinstance(entry.get("start"), str) else "")
-    return Change(document, tuple(ids))
+    return Change(document, tuple(ids), focus=next(position for position, entry in enumerate(agenda) if entry is item))
 
 
 def remove_agenda_item(before: Editable, index: int) -> Change:
@@ -269,7 +270,7 @@ def put_reminder(before: Editable, index: int | None, entry: dict[str, Any]) -> 
     else:
         _reminder(before, index)
         document["reminders"][index] = entry
-    return Change(document, tuple(ids))
+    return Change(document, tuple(ids), focus=document["reminders"].index(entry))
 
 
 def remove_reminder(before: Editable, index: int) -> Change:
