@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
 from bot import db
 from bot.db import unit_of_work
@@ -39,6 +41,16 @@ def app(slack: SlackDouble, database_url: str, tmp_path: Path) -> Iterator[Runni
     slack.set_app_url(running.events_url)
     yield running
     running.stop()
+
+
+@contextmanager
+def unit_of_work_at(database_url: str) -> Iterator[Session]:
+    engine = db.make_engine(database_url)
+    try:
+        with unit_of_work(db.make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _top_view(slack: SlackDouble, user: str, count: int) -> dict[str, Any]:
@@ -196,3 +208,50 @@ def test_bad_input_shows_the_files_messages_on_the_fields_and_changes_nothing(
             assert session.query(Reminder).count() == 0
     finally:
         engine.dispose()
+
+
+def test_items_are_reordered_and_removed_and_only_organisers_open_the_editor_from_home_or_the_channel(
+    app: RunningApp, slack: SlackDouble, database_url: str
+) -> None:
+    set_up(slack)
+    editor = open_editor(slack)
+    for item in EXAMPLE["agenda"][:3]:
+        assert save(slack, press(slack, editor, "programme_add_item"), agenda_values(item)) is None
+
+    def agenda() -> list[tuple[str, str]]:
+        shown = slack.open_views(ORGANISER)[-1]
+        return [(b["text"]["text"].split("*")[1], b["text"]["text"].split("  ")[1][:12])
+                for b in shown["blocks"] if b.get("block_id", "").startswith("item-")]
+
+    def choose(block_id: str, option: str) -> None:
+        updates = len(slack.calls_to("views.update"))
+        slack.send_block_action(user_id=ORGANISER, view_id=editor["id"], action_id="programme_agenda_item",
+                                block_id=block_id, selected_option=option)
+        slack.wait_for(lambda: len(slack.calls_to("views.update")) > updates, timeout=10)
+
+    assert agenda() == [("14:30", "Welcome and "), ("14:40", "Presentation"), ("15:05", "Presentation")]
+    choose("item-0", "down:0")  # the items trade places; the times stay
+    assert agenda() == [("14:30", "Presentation"), ("14:40", "Welcome and "), ("15:05", "Presentation")]
+    choose("item-1", "remove:1")
+    assert [title for _, title in agenda()] == ["Presentation", "Presentation"]
+
+    # The chair runs the event but does not organise it: refused, in the channel and from Home.
+    assert slack.send_slash_command("/event", "programme", user_id=CHAIR, channel_id=CHANNEL).status == 200
+    refusal = slack.wait_for(lambda: slack.response_url_posts, timeout=10)[-1]["text"]
+    assert "Only an organiser of Provider collaboratives: improving equitably can change its programme." in refusal
+    with unit_of_work_at(database_url) as session:
+        event_id = session.query(Event).one().id
+    client = make_web_client(token=slack.bot_token, base_url=slack.api_url)
+    for user in (CHAIR, ORGANISER):
+        client.views_publish(user_id=user, view={"type": "home", "blocks": [{"type": "actions", "elements": [{
+            "type": "button", "text": {"type": "plain_text", "text": "Edit the programme"},
+            "action_id": "programme_open_editor", "value": f'{{"event_id": {event_id}}}'}]}]})
+    home = slack.calls_to("views.publish")[-2].response["view"]["id"]
+    slack.send_block_action(user_id=CHAIR, view_id=home, action_id="programme_open_editor")
+    notice = _top_view(slack, CHAIR, 1)
+    assert "Only an organiser of" in str(notice["blocks"]) and not notice.get("submit")
+    home = slack.calls_to("views.publish")[-1].response["view"]["id"]
+    opened = len(slack.calls_to("views.open"))
+    slack.send_block_action(user_id=ORGANISER, view_id=home, action_id="programme_open_editor")
+    slack.wait_for(lambda: len(slack.calls_to("views.open")) > opened, timeout=10)
+    assert slack.calls_to("views.open")[-1].args["view"]["callback_id"] == "programme_editor"

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.db import Database, unit_of_work
-from bot.models import AgendaSegment, Event, Reminder, ReminderStatus
+from bot.models import AgendaSegment, Event, ReflectionPrompt, ReflectionTheme, Reminder, ReminderStatus
 from bot.programme import rules as programme
 from bot.programme.parsing import load_programme, parse_programme
-from tests.cast import DAY, at, seed_programme
+from bot.run_of_show import slack as run_of_show_slack
+from tests.apprunner import BOT_USER_ID
+from tests.cast import CHANNEL, DAY, at, seed_programme
+from tests.posting import deliver
+from tests.slackdouble import SlackDouble
 
 
 def _editable(database: Database, event_id: int) -> programme.Editable:
@@ -74,3 +80,34 @@ def test_items_announced_and_reminders_sent_stay_as_they_are(database: Database,
         rows = session.query(AgendaSegment).filter_by(event_id=event_id).order_by(AgendaSegment.position).all()
         assert [(row.title[:16], row.scheduled_at) for row in rows[:3]] == [
             ("Welcome and intr", at("14:30")), ("Presentation two", at("14:40")), ("Presentation one", at("15:05"))]
+
+
+def test_a_change_to_a_live_event_reaches_the_posts_still_to_come_and_no_others(
+    database: Database, client: WebClient, slack: SlackDouble, event_id: int
+) -> None:
+    def run_until(hhmm: str) -> None:
+        now = at("14:30")
+        while now <= at(hhmm):
+            run_of_show_slack.run_due_work(database, client, now=now, exclude_from_attendees=frozenset({BOT_USER_ID}))
+            deliver(database, client, now)
+            now += timedelta(minutes=1)
+
+    run_until("15:01")  # welcome, items 1 and 2, the improvement prompt
+    before = _editable(database, event_id)
+    assert before.announced == (True, True, False, False, False)
+    assert before.posted_themes == {"improvement"}
+    with pytest.raises(programme.NotEditable):
+        programme.put_prompt(before, "improvement", text="Changed too late", at="15:00")
+    third = {**before.document["agenda"][2], "title": "Presentation two, retitled"}
+    _apply(database, event_id, programme.put_agenda_item(before, 2, third), "15:02")
+    _apply(database, event_id, programme.put_prompt(_editable(database, event_id), "equity",
+                                                     text="What did equity mean today?", at="15:45"), "15:02")
+    run_until("15:59")
+    posts = [message["text"] for message in slack.messages(CHANNEL)]
+    assert any("Presentation two, retitled" in text for text in posts)
+    assert not any("Presentation two: Open-Door Collaboration" in text for text in posts)
+    assert any("What did equity mean today?" in text for text in posts)
+    assert sum("Presentation one" in text for text in posts) == 1  # announced once, before the change
+    with unit_of_work(database) as session:
+        prompt = session.query(ReflectionPrompt).filter_by(event_id=event_id, theme=ReflectionTheme.EQUITY).one()
+        assert prompt.posted_at == at("15:45")
