@@ -8,6 +8,7 @@ change, checked as a programme file is checked, saved whole or not at all.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import utcnow
+from bot.config import load_settings
 from bot.errors import UserError
+from bot.events.slack import WhoMayOrganise
 from bot.programme import blocks
 from bot.programme import rules as programme
 from bot.programme import slack as programme_slack
@@ -285,10 +288,58 @@ def save_reminder(ack: Ack, body: dict, view: dict, context: BoltContext, client
           fallback="when", change_for=change_for)
 
 
+# --- a programme file sent to the app's DM ------------------------------------------------------
+
+
+def is_programme_file(event: dict) -> bool:
+    """A person sharing a file in their DM with the app (the app's own uploads there are not one)."""
+    return (event.get("channel_type") == "im" and event.get("subtype") == "file_share"
+            and not event.get("bot_id") and isinstance(event.get("files"), list))
+
+
+_who_may_organise: list[WhoMayOrganise] = []  # set by register(): the one this app's requests share
+
+
+def receive_programme_file(event: dict, context: BoltContext) -> None:
+    """Read, check and import the file on a thread of its own, answering in the DM when done.
+
+    Events are answered before their listener's work (handlers.STORED_EVENTS runs this before
+    Slack's answer): reading the file and looking people up in Slack could take past Slack's 3
+    seconds, and Slack would then send the file again. A process that stops meanwhile leaves the
+    organiser without an answer; sending the file again is safe.
+    """
+    with payloads.ignoring_malformed("a file shared with eventbot"):
+        user_id = payloads.slack_id(event.get("user"), what="person")
+        channel_id = payloads.slack_id(event.get("channel"), what="DM")
+        files = [file for file in event["files"] if isinstance(file, dict)]
+        file_id = payloads.slack_id(files[0].get("id") if files else None, what="file")
+        if user_id == context.bot_user_id:
+            return
+        database, client, workspace_id = context["database"], context.client, context["workspace_id"]
+        who_may_organise = _who_may_organise[0]
+        more = len(files) > 1
+
+        def take() -> None:
+            try:
+                answer = programme_slack.take_programme_file(
+                    database, client, who_may_organise=who_may_organise, workspace_id=workspace_id,
+                    slack_user_id=user_id, file_id=file_id, now=utcnow())
+                if more:
+                    answer += "\n(Only the first file was read: send one programme file at a time.)"
+                client.chat_postMessage(channel=channel_id, **blocks.file_answer(answer).as_post())
+            except SlackApiError as error:
+                logger.warning("could not take a programme file from %s: %s", user_id, error.response.get("error"))
+            except Exception:  # noqa: BLE001 - a thread of its own: nothing above it would log this
+                logger.exception("could not take a programme file from %s", user_id)
+
+        threading.Thread(target=take, name="programme-file", daemon=True).start()
+
+
 SUBCOMMANDS = {"programme": run_programme_command}
 
 
 def register(app: App) -> None:
+    _who_may_organise[:] = [WhoMayOrganise.from_settings(load_settings())]
     app.action(blocks.OPEN_EDITOR_ACTION)(open_editor_from_home)
     for action_id in blocks.EDITOR_ACTIONS:
         app.action(action_id)(act_in_editor)

@@ -35,7 +35,7 @@ from bot.events.rules import DEFAULT_PROMPTS
 from bot.models import SegmentKind
 from bot.programme.rules import Editable
 from bot.programme.schema import Problem
-from bot.slack.messages import SECTION_LIMIT, Message
+from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
 from bot.slack.text import escape, truncate
 from bot.slack.views import VALUE
 
@@ -303,17 +303,13 @@ def field_errors(problems: list[Problem], *, prefix: str, fields: tuple[str, ...
     return {field: truncate("; ".join(messages), ERROR_LIMIT) for field, messages in errors.items()}
 
 
+def file_answer(text: str) -> Message:
+    """What became of a programme file, in the words `eventbot event import` prints."""
+    chunk = SECTION_LIMIT - 8
+    pieces = [text[start:start + chunk] for start in range(0, len(text), chunk)][:40] or [""]
+    return Message(text=truncate(text, 3000), blocks=blocks_of(*(_section("```" + escape(piece) + "```")
+                                                                  for piece in pieces)))
+
+
 def exported(*, title: str) -> str:
     return f"The programme of {title}, as a file: change it and send it back to me here to replace the programme."
-
-
-def imported_notice(*, title: str, plan: str) -> Message:
-    return Message(text=f"The programme of {title} is replaced by the file's.", blocks=[
-        _section(f":white_check_mark: The programme of *{escape(title)}* is replaced by the file's."),
-        _section("```" + truncate(escape(plan), SECTION_LIMIT - 6) + "```"),
-    ])
-
-
-def refused_file(problems: str) -> Message:
-    return Message(text="Nothing was changed: " + problems, blocks=[
-        _section("Nothing was changed:"), _section("```" + truncate(escape(problems), SECTION_LIMIT - 6) + "```")])

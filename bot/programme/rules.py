@@ -262,6 +262,48 @@ def put_notes(before: Editable, *, housekeeping: list[str], partners: list[str],
     return Change(document, tuple(ids))
 
 
+def replace_with_file(before: Editable, document: Document, planned: Programme) -> Change:
+    """A programme file in place of the event's programme: its agenda, prompts, notes and reminders.
+
+    The event's title, times and people are what `/event setup` says; a file that says otherwise
+    is refused rather than half taken. The event's reminders still to come give way to the file's.
+    """
+    event = before.document["event"]
+    zone_name = event["timezone"]
+    starts = f"{event['date'].isoformat()} {event['start']}–{event['end']} ({zone_name})"
+    planned_zone = zone(planned.timezone)
+    planned_starts = (f"{planned.starts_at.astimezone(planned_zone).date().isoformat()} "
+                      f"{hhmm(planned.starts_at.astimezone(planned_zone))}–{hhmm(planned.ends_at.astimezone(planned_zone))}"
+                      f" ({planned.timezone})")
+    if (planned.title, planned_starts) != (event["title"], starts):
+        raise NotEditable(f"the file is for {planned.title!r}, {planned_starts}, but the event in that channel is "
+                          f"{event['title']!r}, {starts}: change the event with `/event setup` first, or the file")
+    replaced = copy.deepcopy(dict(document))
+    replaced["event"] = {**before.document["event"], **{key: value for key, value in document.get("event", {}).items()
+                                                       if key in ("housekeeping", "partners", "next_event")}}
+    for key in ("housekeeping", "partners", "next_event"):
+        if key not in document.get("event", {}):
+            replaced["event"].pop(key, None)
+    # Reminders gone out stay (a file exported earlier names them too); the file's others are the
+    # ones still to come, in place of the event's.
+    gone_out = {reminder_id: entry for reminder_id, entry, is_open
+                in zip(before.reminder_ids, before.document["reminders"], before.reminder_open, strict=True)
+                if not is_open}
+    entries: list[dict[str, Any]] = []
+    ids: list[int | None] = []
+    for entry in replaced.get("reminders", []):
+        same = next((reminder_id for reminder_id, kept in gone_out.items() if kept == entry), None)
+        if same is not None:
+            del gone_out[same]
+        entries.append(entry)
+        ids.append(same)
+    replaced["reminders"] = list(gone_out.values()) + entries
+    ids = list(gone_out) + ids
+    replaced.setdefault("agenda", [])
+    replaced.setdefault("prompts", [])
+    return Change(replaced, tuple(ids))
+
+
 def put_reminder(before: Editable, index: int | None, entry: dict[str, Any]) -> Change:
     document, ids = _copy(before)
     if index is None:

@@ -6,6 +6,7 @@ Only organisers edit a programme: the event's own organisers, and whoever may se
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,13 +14,18 @@ from datetime import datetime
 from slack_sdk import WebClient
 
 from bot.db import Database, unit_of_work
+from bot.errors import UserError
 from bot.events import people
 from bot.events.rules import NoEventHere, current_event
 from bot.events.slack import WhoMayOrganise
 from bot.models import Role
 from bot.programme import blocks
 from bot.programme import rules as programme
-from bot.slack.dm import send_to_dm
+from bot.programme.importing import import_programme
+from bot.programme.parsing import parse_programme
+from bot.programme.plan import format_plan
+from bot.programme.schema import Problem, ProgrammeError
+from bot.slack.dm import FileUnreadable, read_shared_file, send_to_dm
 
 
 @dataclass(frozen=True)
@@ -81,3 +87,50 @@ def export_programme(database: Database, client: WebClient, *, who_may_organise:
                content=programme.to_toml(opened.editable.document, title=opened.title),
                title=f"Programme: {opened.title}", comment=blocks.exported(title=opened.title))
     return filename
+
+
+def take_programme_file(database: Database, client: WebClient, *, who_may_organise: WhoMayOrganise,
+                        workspace_id: int, slack_user_id: str, file_id: str, now: datetime) -> str:
+    """A programme file sent to the app's DM: checked and imported as `eventbot event import` does,
+    or, when its channel already has an event, made that event's programme. Returns what to answer,
+    in the command line's words; raises nothing a person should not read."""
+    try:
+        shared = read_shared_file(client, file_id=file_id)
+    except FileUnreadable as problem:
+        return f"eventbot: {problem}; nothing was changed."
+    try:
+        text = shared.content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return str(ProgrammeError([Problem(shared.name, f"is not UTF-8 text ({error.reason} at byte {error.start})")]))
+    try:
+        # The file's own checks, with the file's own messages (syntax errors too).
+        planned = parse_programme(text, source=shared.name)
+    except ProgrammeError as error:
+        return str(error)
+    document = tomllib.loads(text)  # it parsed, so it decodes
+    channel_id = planned.channel_id
+    if channel_id is None:
+        return "eventbot: cannot import the programme:\n  no channel: add `channel` to [event] (the channel's ID, C…)"
+    with unit_of_work(database) as session:
+        event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
+        event_id = event.id if event is not None else None
+    if event_id is None:
+        if not who_may_organise.may_organise(client, slack_user_id):
+            return "eventbot: only the people who may set events up can import a programme; nothing was changed."
+        try:
+            imported = import_programme(database, client, planned, channel_id=None, now=now)
+        except UserError as error:
+            return f"eventbot: {error}"
+        lines = [f"eventbot: imported {imported.title!r} into channel {imported.channel_id} (event {imported.event_id})"]
+        lines += [f"  {reference} is {slack_id}" for reference, slack_id in imported.people.items()
+                  if reference != slack_id]
+        return "\n".join(lines)
+    try:
+        opened = change_programme(
+            database, client, who_may_organise=who_may_organise, workspace_id=workspace_id, event_id=event_id,
+            slack_user_id=slack_user_id, now=now,
+            change=lambda before: programme.replace_with_file(before, document, planned))
+    except UserError as error:
+        return f"eventbot: {error}"
+    return (f"eventbot: the programme of {opened.title!r} in channel {channel_id} is now the file's "
+            f"(event {event_id})\n\n" + format_plan(planned))
