@@ -104,7 +104,10 @@ def act_in_editor(ack: Ack, body: dict, action: dict, context: BoltContext, clie
         change: Callable[[programme.Editable], programme.Change] | None = None
         form: Callable[[programme.Editable], dict[str, Any]] | None = None
         if action_id == blocks.PAGE_ACTION:
-            page = int(payloads.text(action.get("value")) or 0)
+            wanted_page = payloads.text(action.get("value"))
+            if not wanted_page.isdigit() or len(wanted_page) > 4:
+                raise payloads.OutOfDate("it does not say which page")
+            page = int(wanted_page)
         elif action_id == blocks.ADD_ITEM_ACTION:
             form = lambda e: blocks.item_form(e, index=None, root_view_id=view_id)  # noqa: E731
         elif action_id == blocks.ADD_REMINDER_ACTION:

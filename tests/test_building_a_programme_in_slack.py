@@ -255,3 +255,34 @@ def test_items_are_reordered_and_removed_and_only_organisers_open_the_editor_fro
     slack.send_block_action(user_id=ORGANISER, view_id=home, action_id="programme_open_editor")
     slack.wait_for(lambda: len(slack.calls_to("views.open")) > opened, timeout=10)
     assert slack.calls_to("views.open")[-1].args["view"]["callback_id"] == "programme_editor"
+
+
+def test_once_the_session_has_started_what_was_announced_stays_and_the_editor_says_so(
+    app: RunningApp, slack: SlackDouble, database_url: str
+) -> None:
+    set_up(slack)
+    editor = open_editor(slack)
+    for item in EXAMPLE["agenda"][:3]:
+        assert save(slack, press(slack, editor, "programme_add_item"), agenda_values(item)) is None
+    assert slack.send_slash_command("/event", "start", user_id=CHAIR, channel_id=CHANNEL).status == 200
+    slack.wait_for(lambda: any(m["text"].startswith("Now:") for m in slack.messages(CHANNEL)), timeout=15)
+
+    # The editor was open before the start: its menu on the first item is out of date.
+    updates = len(slack.calls_to("views.update"))
+    slack.send_block_action(user_id=ORGANISER, view_id=editor["id"], action_id="programme_agenda_item",
+                            block_id="item-0", selected_option="remove:0")
+    slack.wait_for(lambda: len(slack.calls_to("views.update")) > updates, timeout=10)
+    shown = slack.open_views(ORGANISER)[-1]
+    texts = [b["text"]["text"] for b in shown["blocks"] if b.get("type") == "section"]
+    assert any("Nothing was changed: Agenda item 1 has been announced, so it stays in the programme." in t
+               for t in texts)
+    first = next(b for b in shown["blocks"] if "Welcome and introduction" in b.get("text", {}).get("text", ""))
+    assert "_announced_" in first["text"]["text"] and "accessory" not in first
+    # What is still to come changes, and its announcement will say so.
+    form = press(slack, shown, "programme_agenda_item", block_id="item-1", option="edit:1")
+    assert save(slack, form, {**agenda_values(EXAMPLE["agenda"][1]), "title": "Presentation one, retitled"}) is None
+    with unit_of_work_at(database_url) as session:
+        rows = session.query(AgendaSegment).order_by(AgendaSegment.position).all()
+        assert [(row.title, row.announced_at is not None) for row in rows] == [
+            ("Welcome and introduction", True), ("Presentation one, retitled", False),
+            ("Presentation two: Open-Door Collaboration", False)]

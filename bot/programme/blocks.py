@@ -202,13 +202,14 @@ def prompt_form(editable: Editable, *, theme: str, root_view_id: str) -> dict[st
     prompt = next((entry for entry in editable.document["prompts"] if entry["theme"] == theme), {})
     default = next((text for known, text in DEFAULT_PROMPTS.items() if known.value == theme), "")
     blocks = [
+        _section(f"*{THEME_LABELS.get(theme, escape(theme))}*"),
         _text_input("text", "Prompt", initial=prompt.get("text") or default, multiline=True,
                     hint="Replies in the prompt's thread are collected as reflections."),
         InputBlock(block_id="at", label="Posted at", optional=True,
                    hint="Leave it empty for a chair to post it with `/event prompt`.",
                    element=TimePickerElement(action_id=VALUE, initial_time=prompt.get("at"))),
     ]
-    return _form(PROMPT_CALLBACK, truncate(f"{THEME_LABELS.get(theme, theme)} prompt", 24), blocks,
+    return _form(PROMPT_CALLBACK, "Reflection prompt", blocks,
                  {"event_id": editable.event_id, "theme": theme, "root": root_view_id})
 
 
