@@ -79,10 +79,11 @@ def _editor_context(body: dict) -> tuple[int, int, str]:
     view = body.get("view") if isinstance(body.get("view"), dict) else {}
     metadata = payloads.metadata(view, "event_id")
     page = metadata.get("page", 0)
+    page = page if isinstance(page, int) and not isinstance(page, bool) and 0 <= page < 10_000 else 0
     view_id = view.get("id")
     if not isinstance(view_id, str):
         raise payloads.OutOfDate("it does not say which form")
-    return payloads.positive_id(metadata["event_id"]), page if isinstance(page, int) else 0, view_id
+    return payloads.positive_id(metadata["event_id"]), page, view_id
 
 
 def _index(value: str) -> tuple[str, int]:
@@ -103,7 +104,7 @@ def act_in_editor(ack: Ack, body: dict, action: dict, context: BoltContext, clie
         action_id = action.get("action_id")
         change: Callable[[programme.Editable], programme.Change] | None = None
         form: Callable[[programme.Editable], dict[str, Any]] | None = None
-        if action_id == blocks.PAGE_ACTION:
+        if action_id in blocks.PAGE_ACTIONS:
             wanted_page = payloads.text(action.get("value"))
             if not wanted_page.isdigit() or len(wanted_page) > 4:
                 raise payloads.OutOfDate("it does not say which page")
@@ -150,7 +151,8 @@ def act_in_editor(ack: Ack, body: dict, action: dict, context: BoltContext, clie
         redrawn = blocks.editor(opened.editable, title=opened.title, page=page, notice=notice)
     except UserError as error:
         redrawn = views.notice_modal(messages.notice(str(error)))
-        view_id = (body.get("view") or {}).get("id") or ""
+        view = body.get("view")
+        view_id = view.get("id") if isinstance(view, dict) and isinstance(view.get("id"), str) else ""
     _show(lambda: client.views_update(view_id=view_id, view=redrawn))
 
 
@@ -185,7 +187,10 @@ def _reminder(values: dict[str, Any], timezone: str) -> dict[str, Any]:
         if values.get("when_at") is None:
             raise programme.ProgrammeProblems([programme.Problem(
                 "when_at", "pick the date and time, or choose another time above", key="when_at")])
-        when = blocks.picked_when(values["when_at"], timezone)
+        try:
+            when = blocks.picked_when(values["when_at"], timezone)
+        except (OverflowError, ValueError, OSError):  # past any date a picker offers
+            raise payloads.OutOfDate("its date and time is not one Slack's picker gives") from None
     entry: dict[str, Any] = {"when": when, "audience": values.get("audience") or "dm",
                              "text": payloads.text(values.get("text"))}
     if entry["audience"] == "dm":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.db import Database, unit_of_work
 from bot.models import AgendaSegment, Event, ReflectionPrompt, ReflectionTheme, Reminder, ReminderStatus
+from bot.programme import blocks
 from bot.programme import rules as programme
 from bot.programme.parsing import load_programme, parse_programme
 from bot.run_of_show import slack as run_of_show_slack
@@ -18,6 +20,7 @@ from tests.apprunner import BOT_USER_ID
 from tests.cast import CHANNEL, DAY, at, seed_programme
 from tests.posting import deliver
 from tests.slackdouble import SlackDouble
+from tests.slackdouble.blockkit import validate_view
 
 
 def _editable(database: Database, event_id: int) -> programme.Editable:
@@ -111,3 +114,26 @@ def test_a_change_to_a_live_event_reaches_the_posts_still_to_come_and_no_others(
     with unit_of_work(database) as session:
         prompt = session.query(ReflectionPrompt).filter_by(event_id=event_id, theme=ReflectionTheme.EQUITY).one()
         assert prompt.posted_at == at("15:45")
+
+
+def test_a_long_programme_is_shown_a_page_at_a_time_within_slacks_limits(database: Database, event_id: int) -> None:
+    before = _editable(database, event_id)
+    document = copy.deepcopy(before.document)
+    document["agenda"] = [{"title": f"Item {n} " + "x" * 240, "start": f"{14 + (30 + n) // 60:02d}:{(30 + n) % 60:02d}",
+                           "kind": "other", "speakers": ["Someone " * 30] * 3} for n in range(60)]
+    document["reminders"] = [{**document["reminders"][1], "when": f"{n + 1} hours after"} for n in range(20)]
+    long = replace(before, document=document, announced=(False,) * 60, reminder_ids=tuple(range(20)),
+                   reminder_open=(True,) * 20)
+    pages = [blocks.editor(long, title="T" * 255, page=page, notice="n" * 3000) for page in range(3)]
+    for view in pages:
+        assert validate_view(view) == []
+        assert len(view["blocks"]) <= 100
+    items = [[b["block_id"] for b in view["blocks"] if b.get("block_id", "").startswith("item-")] for view in pages]
+    assert [len(page) for page in items] == [25, 25, 10] and items[2][-1] == "item-59"
+    buttons = [[e["text"]["text"] for b in view["blocks"] if b.get("block_id") == "agenda-actions" for e in b["elements"]]
+               for view in pages]
+    assert buttons == [["Add agenda item", "Later items"], ["Add agenda item", "Earlier items", "Later items"],
+                       ["Add agenda item", "Earlier items"]]
+    for form in (blocks.item_form(long, index=59, root_view_id="V1"), blocks.reminder_form(long, index=19, root_view_id="V1"),
+                 blocks.notes_form(long, root_view_id="V1"), blocks.prompt_form(long, theme="equity", root_view_id="V1")):
+        assert validate_view(form) == []

@@ -46,9 +46,10 @@ PROMPT_ACTION = "programme_prompt"
 NOTES_ACTION = "programme_notes"
 REMINDER_ACTION = "programme_reminder"  # a reminder's menu: edit, remove
 ADD_REMINDER_ACTION = "programme_add_reminder"
-PAGE_ACTION = "programme_page"
+# Two buttons in one block need two action ids; both say which page in their value.
+PAGE_ACTIONS = ("programme_page_earlier", "programme_page_later")
 EDITOR_ACTIONS = (AGENDA_ITEM_ACTION, ADD_ITEM_ACTION, PROMPT_ACTION, NOTES_ACTION, REMINDER_ACTION,
-                  ADD_REMINDER_ACTION, PAGE_ACTION)
+                  ADD_REMINDER_ACTION, *PAGE_ACTIONS)
 
 EDITOR_CALLBACK = "programme_editor"
 ITEM_CALLBACK = "programme_item"
@@ -118,9 +119,9 @@ def editor(editable: Editable, *, title: str, page: int = 0, notice: str | None 
     buttons = [ButtonElement(text="Add agenda item", action_id=ADD_ITEM_ACTION, value="add")]
     if pages > 1:
         if page > 0:
-            buttons.append(ButtonElement(text="Earlier items", action_id=PAGE_ACTION, value=str(page - 1)))
+            buttons.append(ButtonElement(text="Earlier items", action_id=PAGE_ACTIONS[0], value=str(page - 1)))
         if page + 1 < pages:
-            buttons.append(ButtonElement(text="Later items", action_id=PAGE_ACTION, value=str(page + 1)))
+            buttons.append(ButtonElement(text="Later items", action_id=PAGE_ACTIONS[1], value=str(page + 1)))
     blocks.append(ActionsBlock(block_id="agenda-actions", elements=buttons))
 
     blocks.append(HeaderBlock(text="Reflection prompts"))
