@@ -20,6 +20,10 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("/event setup", "Set up this channel's event (title, times, chairs, presenters, form link, whether it "
                "waits for the chair's start), or change it: a new date moves its agenda, prompts and reminders.",
                "organisers"),
+    Capability("/event programme", "Build or change the programme in a form: agenda items (add, edit, reorder, "
+               "remove), the prompts' wording and times, housekeeping, partners, the next event, reminders. On a live "
+               "event a change reaches the posts still to come. `/event programme export` sends it as a file; send a "
+               "programme file to my DM to import it.", "organisers"),
     Capability("/event start", "Open the session now: posts the welcome, agenda and housekeeping.", "chairs"),
     Capability("/event next", "Announce the next agenda item now; later scheduled posts follow your pace.", "chairs"),
     Capability("/event hold", "Pause the scheduled posts (agenda, prompts, the close) until `/event resume`; "

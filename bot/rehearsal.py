@@ -147,6 +147,36 @@ class Transcript:
 # --- the rehearsal ----------------------------------------------------------------------------------
 
 
+def edit_the_programme(slack: Any, transcript: Transcript) -> None:
+    """The organiser opens the programme editor, slips once, and changes the Q&A's speakers."""
+    transcript.say(ORGANISER, "/event programme")
+    slack.send_slash_command("/event", "programme", user_id=ORGANISER, channel_id=CHANNEL)
+    editor = slack.wait_for(lambda: slack.open_views(ORGANISER), timeout=15)[-1]
+    print("  (the programme editor opens:)")
+    for line in render_blocks(editor["blocks"], "")[:12]:
+        print(f"      {line}")
+    print("      …")
+    item = next(b for b in editor["blocks"] if "Interactive Q&amp;A" in (b.get("text") or {}).get("text", ""))
+    transcript.say(ORGANISER, "(Edit on the Q&A item's menu; types 16:10 as its start)")
+    slack.send_block_action(user_id=ORGANISER, view_id=editor["id"], action_id=item["accessory"]["action_id"],
+                            block_id=item["block_id"], selected_option=f"edit:{item['block_id'].split('-')[1]}")
+    form = slack.wait_for(lambda: len(slack.open_views(ORGANISER)) == 2 and slack.open_views(ORGANISER), timeout=15)[-1]
+    speakers = "Dr Matthew Hill (chair, facilitating)\nThe presenters"
+    values = {"title": {"value": "Interactive Q&A"}, "start": {"value": "16:10"}, "kind": {"value": "qa"},
+              "speakers": {"value": speakers}}
+    errors = slack.submit_view(form["id"], user_id=ORGANISER, values=values).json["errors"]
+    print(f"  (the form shows, under Starts at: {errors['start']})")
+    transcript.say(ORGANISER, "(puts 15:30 back, adds \"The presenters\" as speakers, and saves)")
+    updates = len(slack.calls_to("views.update"))
+    slack.submit_view(form["id"], user_id=ORGANISER, values={**values, "start": {"value": "15:30"}})
+    slack.wait_for(lambda: len(slack.calls_to("views.update")) > updates, timeout=15)
+    shown = slack.open_views(ORGANISER)[-1]
+    line = next(b["text"]["text"] for b in shown["blocks"] if "Interactive Q&amp;A" in (b.get("text") or {}).get("text", ""))
+    print("  (the editor now shows:)")
+    for text in readable(line).splitlines():
+        print(f"      {text}")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -219,6 +249,7 @@ def run() -> int:
             slack.wait_for(lambda: len(slack.response_url_posts) > before or slack.ephemeral(user_id=user), timeout=15)
             transcript.show_new()
 
+        edit_the_programme(slack, transcript)
         command(ATTENDEES[0], "next")
         command(CHAIR, "start")
         slack.wait_for(lambda: any(m["text"].startswith("Now:") for m in slack.messages(CHANNEL)), timeout=15)

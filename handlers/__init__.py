@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 
 from handlers import (
     affiliating,
     asking,
     digesting,
+    editing_the_programme,
     event_command,
     following_up,
     home,
@@ -23,9 +24,17 @@ from handlers import (
     voting,
 )
 
+
 # Events whose listeners store what a person gave: the composition root runs these before Slack
 # gets its answer, so one that could not be stored is answered 503 and delivered again.
-STORED_EVENTS = {"message": reflecting.on_message, "member_joined_channel": joining.join_channel,
+def _on_message(event: dict, context: BoltContext) -> None:
+    if editing_the_programme.is_programme_file(event):
+        editing_the_programme.receive_programme_file(event, context)
+    else:
+        reflecting.on_message(event, context)
+
+
+STORED_EVENTS = {"message": _on_message, "member_joined_channel": joining.join_channel,
                  "user_change": joining.change_profile}
 
 
@@ -45,3 +54,4 @@ def register_all(app: App) -> None:
     following_up.register(app)
     uninstalling.register(app)
     minding_my_data.register(app)
+    editing_the_programme.register(app)

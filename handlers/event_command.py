@@ -13,6 +13,7 @@ from bot.slack import messages
 from handlers import (
     affiliating,
     digesting,
+    editing_the_programme,
     following_up,
     minding_my_data,
     moderating,
@@ -54,6 +55,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **affiliating.SUBCOMMANDS,
     **reporting.SUBCOMMANDS,
     **minding_my_data.SUBCOMMANDS,
+    **editing_the_programme.SUBCOMMANDS,
 }
 
 

@@ -153,6 +153,11 @@ def _element_value(element: dict[str, Any]) -> Any:
         return _optional_text(element.get("selected_date"))
     if kind == "timepicker":
         return _optional_text(element.get("selected_time"))
+    if kind == "datetimepicker":
+        moment = element.get("selected_date_time")
+        if moment is None or (isinstance(moment, int) and not isinstance(moment, bool) and moment >= 0):
+            return moment
+        raise OutOfDate("one of its fields is not as eventbot made it")
     if kind == "users_select":
         return _optional_text(element.get("selected_user"))
     if kind == "multi_users_select":

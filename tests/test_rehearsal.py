@@ -15,6 +15,10 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Only a chair or organiser of this event can move the session on." in out
+    # The programme editor: a slip shown with the programme file's own message, then the change.
+    assert "Olu (organiser): /event programme" in out and "== Agenda ==" in out
+    assert "16:10 is outside the event; an agenda item starts at or after the event's start" in out
+    assert "Dr Matthew Hill (chair, facilitating); The presenters" in out
     assert "== Welcome to Provider collaboratives: improving equitably ==" in out
     assert "Now: Presentation one" in out
     # The chair's pace: hold, extend and resume each say what moves; a second press is told who moved on.

@@ -91,6 +91,16 @@ def parse_programme(text: str, *, source: str) -> Programme:
     return _Parser(source).parse(data)
 
 
+def check_document(data: Mapping[str, Any], *, source: str, agenda_required: bool = True) -> Programme:
+    """Check a programme already decoded into TOML's shapes (tables, arrays, strings).
+
+    The programme editor in Slack builds such a document from what the organiser typed, so its
+    values meet the very checks, and messages, that a file's do. A programme being built in Slack
+    may have no agenda yet (`/event setup` makes none), hence `agenda_required`.
+    """
+    return _Parser(source, agenda_required=agenda_required).parse(data)
+
+
 def _syntax_problem(text: str, error: tomllib.TOMLDecodeError, source: str) -> Problem:
     # tomllib (3.11) puts the position only in its message: keep the message whole and lift the
     # line number into `where`.
@@ -141,12 +151,13 @@ def _choices(values: Iterable[str]) -> str:
 class _Parser:
     """One pass over a decoded file, collecting every problem before deciding anything."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, agenda_required: bool = True) -> None:
         self.source = source
+        self.agenda_required = agenda_required
         self.problems: list[Problem] = []
 
     def problem(self, key: str, message: str) -> None:
-        self.problems.append(Problem(f"{self.source}: {key}", message))
+        self.problems.append(Problem(f"{self.source}: {key}", message, key=key))
 
     # -- generic checks -----------------------------------------------------------------------
 
@@ -428,7 +439,7 @@ class _Parser:
         ends_at: datetime | None,
     ) -> list[SegmentPlan]:
         blocks = self.array_of_tables(data, "agenda")
-        if data.get("agenda", []) == []:
+        if data.get("agenda", []) == [] and self.agenda_required:
             self.problem("agenda", "at least one [[agenda]] block is required (title, start, kind, speakers)")
         kinds = {kind.value: kind for kind in SegmentKind}
         segments: list[SegmentPlan] = []

@@ -131,6 +131,7 @@ class Programme:
 class Problem:
     where: str  # "file.toml: agenda[2].start", or "file.toml line 14" for TOML syntax errors
     message: str  # what is wrong and what would be valid
+    key: str = ""  # "agenda[2].start": the key alone, for the editor to find the field it belongs to
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"

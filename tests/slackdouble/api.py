@@ -26,6 +26,7 @@ from .methods import (
     Args,
     Behaviour,
     Context,
+    file_visible_to_bot,
     missing_argument_error,
     post_to_response_url,
 )
@@ -35,6 +36,7 @@ from .state import RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_SECONDS, Workspace
 API_PREFIX = "/api/"
 RESPONSE_PREFIX = "/response/"
 UPLOAD_PREFIX = "/upload/v1/"
+FILES_PREFIX = "/files/"  # a file's url_private: read with the bot token as a Bearer header
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,8 @@ class ApiDispatcher:
                 return self._response_url(request, request.path[len(RESPONSE_PREFIX) :])
             if request.path.startswith(UPLOAD_PREFIX) and request.verb == "POST":
                 return self._upload(request, request.path[len(UPLOAD_PREFIX) :])
+            if request.path.startswith(FILES_PREFIX) and request.verb == "GET":
+                return self._download(request, request.path[len(FILES_PREFIX) :])
             return HttpReply.json(404, {"ok": False, "error": "not_found"})
         except Exception:  # noqa: BLE001 - a bug in the double must surface, not hang the app
             detail = traceback.format_exc()
@@ -286,6 +290,19 @@ class ApiDispatcher:
                 return HttpReply(404, b"file_not_found", {"Content-Type": "text/plain"})
             pending["content"] = bytes(content)
         return HttpReply(200, f"OK - {len(content)}".encode(), {"Content-Type": "text/plain; charset=utf-8"})
+
+
+    def _download(self, request: HttpRequest, file_id: str) -> HttpReply:
+        """url_private: the file's bytes for the bot's token; without it Slack answers its sign-in
+        page (HTML, 200), which an app that forgot the header would read as the file."""
+        with self._ws.lock:
+            stored = self._ws.files.get(file_id)
+            authorised = (_bearer_token(request.headers.get("Authorization")) == self._bot_token
+                          and not self.bot_token_revoked)
+            if stored is None or not authorised or not file_visible_to_bot(self._ws, stored):
+                page = b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
+                return HttpReply(200, page, {"Content-Type": "text/html; charset=utf-8"})
+            return HttpReply(200, bytes(stored["content"]), {"Content-Type": stored["file"]["mimetype"]})
 
 
 # ====================================================================== parsing helpers

@@ -672,6 +672,38 @@ class SlackToApp:
         self._send_user_events(events)
         return result
 
+    def user_uploads(self, user_id: str, channel_id: str, *, filename: str, content: bytes,
+                     text: str = "") -> dict[str, Any]:
+        """A person shares a file in a conversation (a DM with the app: the app's user id as
+        ``channel_id``): a ``file_share`` message carrying the file's object, as Slack sends it.
+
+        The bytes are at the object's ``url_private``, for the bot token only; ``files.info`` finds it.
+        """
+        ws = self._ws
+        with ws.lock:
+            self._acting_user(user_id)
+            conversation = self._user_conversation(user_id, channel_id)
+            file_id = ws.new_id("F")
+            now = int(ws.wall_clock())
+            file_object = {
+                "id": file_id, "created": now, "timestamp": now, "name": filename, "title": filename,
+                "mimetype": "text/plain", "filetype": filename.rpartition(".")[2] or "text", "user": user_id,
+                "size": len(content), "mode": "hosted", "is_external": False,
+                "url_private": f"{self._base_url_for_app()}/files/{file_id}",
+                "url_private_download": f"{self._base_url_for_app()}/files/{file_id}",
+                "permalink": f"https://{ws.team_domain}.slack.com/files/{user_id}/{file_id}",
+            }
+            ws.files[file_id] = {"file": file_object, "content": bytes(content), "channels": [conversation.id]}
+            message: dict[str, Any] = {
+                "type": "message", "subtype": "file_share", "text": text, "user": user_id, "ts": ws.new_ts(),
+                "upload": True, "display_as_bot": False, "files": [copy.deepcopy(file_object)], "team": ws.team_id,
+            }
+            stored = ws.store_message(conversation.id, message)
+            events = self._events_for_new_message(conversation, stored)
+            result = {**public_message(stored), "channel": conversation.id}
+        self._send_user_events(events)
+        return result
+
     def user_edits(self, user_id: str, channel_id: str, ts: str, new_text: str) -> dict[str, Any]:
         ws = self._ws
         with ws.lock:

@@ -865,6 +865,26 @@ def views_publish(ctx: Context) -> dict[str, Any]:
 # ====================================================================== files
 
 
+@implements("files.info")
+def files_info(ctx: Context) -> dict[str, Any]:
+    """A file's object, if it is shared somewhere the bot is (a person's DM to the app included)."""
+    ws = ctx.ws
+    stored = ws.files.get(ctx.args.str("file") or "")
+    if stored is None:
+        raise ApiError("file_not_found")
+    if not file_visible_to_bot(ws, stored):
+        raise ApiError("not_visible")
+    return {"ok": True, "file": copy.deepcopy(stored["file"]), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+
+def file_visible_to_bot(ws: Workspace, stored: dict[str, Any]) -> bool:
+    for channel_id in stored["channels"]:
+        conversation = ws.conversation(channel_id)
+        if conversation is not None and ws.bot_user_id in conversation.members:
+            return True
+    return False
+
+
 @implements("files.getUploadURLExternal")
 def files_get_upload_url_external(ctx: Context) -> dict[str, Any]:
     ws = ctx.ws
@@ -935,6 +955,7 @@ def files_complete_upload_external(ctx: Context) -> dict[str, Any]:
             "permalink": f"https://{ws.team_domain}.slack.com/files/{ws.bot_user_id}/{pending['id']}",
         }
         file_objects.append(file_object)
+        ws.files[pending["id"]] = {"file": file_object, "content": pending["content"], "channels": list(channel_ids)}
         ws.uploaded_files.append(
             {
                 "id": pending["id"],

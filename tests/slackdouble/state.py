@@ -254,6 +254,9 @@ class Workspace:
         self.response_url_posts: list[dict[str, Any]] = []
         self.pending_uploads: dict[str, dict[str, Any]] = {}
         self.uploaded_files: list[dict[str, Any]] = []
+        # Every file in the workspace by id, the app's and people's: {"file": Slack's file object,
+        # "content": bytes, "channels": conversation ids it is shared in}.
+        self.files: dict[str, dict[str, Any]] = {}
         self.scheduled_messages: list[dict[str, Any]] = []
 
         self._sequence = itertools.count(1)
