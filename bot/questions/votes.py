@@ -13,6 +13,11 @@ written at once.
 The queue is in memory: votes clicked in the last moments before a crash are lost (the voter sees
 their vote missing from the count and clicks again); questions themselves are stored before the ack.
 A process that is stopped (SIGTERM) writes what is queued before it exits.
+
+Each voter is then told privately whether their click counted (their vote stands, was taken back,
+or was refused and why), only after the write committed, so what they are told is what is stored.
+Telling is an HTTP call per click, so it runs on a few threads of its own: the writer goes back to
+the queue at once, and no acknowledgement waits on it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +44,10 @@ BATCH_SIZE = 200
 WRITE_EVERY_SECONDS = 0.25
 # How long a stopping process waits for queued clicks to be written.
 DRAIN_SECONDS = 5.0
+# Threads telling voters what became of their clicks (each a post to the click's response_url).
+TELLING_THREADS = 4
+COUNTS = "Your vote counts. Click Upvote again to take it back."
+TAKEN_BACK = "Your vote was taken back, so it no longer counts."
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,8 @@ class Click:
     question_id: int
     voter_slack_id: str
     at: datetime
-    # Tells the voter privately why a click did not count (e.g. the question was answered).
-    refuse: Callable[[str], None]
+    # Tells the voter privately whether the click counted, and if not, why (e.g. the question was answered).
+    tell: Callable[[str], None]
 
 
 class VoteRecorder:
@@ -56,6 +66,7 @@ class VoteRecorder:
         self._clicks: queue.Queue[Click] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._telling = ThreadPoolExecutor(max_workers=TELLING_THREADS, thread_name_prefix="vote-telling")
 
     def submit(self, click: Click) -> None:
         with self._lock:
@@ -101,22 +112,27 @@ class VoteRecorder:
                     self._clicks.task_done()
 
     def _record(self, batch: list[Click]) -> None:
-        refusals: list[tuple[Click, str]] = []
+        answers: list[tuple[Click, str]] = []
         try:
             with unit_of_work(self.database) as session:
                 # The redraws are written with the votes, so none is forgotten if this process stops next.
-                _, refused = questions.record_votes(session, clicks=[
+                _, refused, stands = questions.record_votes(session, clicks=[
                     questions.VoteClick(click.workspace_id, click.question_id, click.voter_slack_id, click.at)
                     for click in batch], redraw_at=max(click.at for click in batch))
-                refusals = [(batch[index], reason) for index, reason in refused]
+                answers = [(batch[index], reason) for index, reason in refused]
+                answers += [(batch[index], COUNTS if counts else TAKEN_BACK) for index, counts in stands.items()]
         except Exception:
             logger.exception("could not record %d votes; recording them one by one", len(batch))
             if len(batch) > 1:
                 for click in batch:
                     self._record([click])
             return
-        for click, reason in refusals:
-            try:
-                click.refuse(reason)
-            except Exception:
-                logger.warning("could not tell %s why their vote did not count", click.voter_slack_id)
+        for click, answer in answers:
+            self._telling.submit(self._tell, click, answer)
+
+    @staticmethod
+    def _tell(click: Click, answer: str) -> None:
+        try:
+            click.tell(answer)
+        except Exception:
+            logger.warning("could not tell %s what became of their vote", click.voter_slack_id)
