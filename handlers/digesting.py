@@ -7,6 +7,7 @@ import re
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.clock import utcnow
 from bot.events import slack as events_slack
 from bot.questions import digest as question_digest
 from bot.questions import slack as questions_slack
@@ -63,7 +64,8 @@ def export_csv(ack: Ack, body: dict, action: dict, context: BoltContext, client:
     with answering_problems(respond):
         request = _checked_request(body, action, context)
         found, csv_text = questions_slack.export_digest(
-            context["database"], event_id=request.event_id, status_filter=request.status_filter)
+            context["database"], event_id=request.event_id, status_filter=request.status_filter,
+            client=client, workspace_id=context["workspace_id"], now=utcnow())
         filter_name = FILTER_NAMES[request.status_filter]
         count = found.question_count
         what = "every question" if request.status_filter is StatusFilter.ALL else f"the {filter_name} questions"

@@ -146,7 +146,8 @@ def pull_reflections(ack: Ack, command: dict, context: BoltContext, client: WebC
     ack()
     with answering_problems(respond):
         event_id = _event_id(context, command, "see the reflections", include_closed=True)
-        title, shared, csv_text = reflections_slack.export(context["database"], event_id=event_id)
+        title, shared, csv_text = reflections_slack.export(context["database"], client, event_id=event_id,
+                                                           now=utcnow())
         csv_sent = True
         try:
             send_to_dm(client, user_id=command["user_id"], filename=f"reflections-event-{event_id}.csv",

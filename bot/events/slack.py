@@ -397,3 +397,22 @@ def refresh_profiles(database: Database, client: WebClient, *, workspace_id: int
             person.display_name = profile.display_name or person.display_name
             person.profile_refreshed_at = now
     return sum(1 for profile in found.values() if profile)
+
+
+def name_the_unnamed(database: Database, client: WebClient, *, workspace_id: int, slack_user_ids: Iterable[str],
+                     now: datetime) -> bool:
+    """Learn the names (users.info) of people about to be written into a plain-text place (a CSV)
+    whose name eventbot never learnt; True if any was. Attendees are enrolled from the channel's
+    member list, which carries no names, and looking up a whole room at its start would cost
+    hundreds of calls, so names are learnt when a file is about to show them."""
+    wanted = list(dict.fromkeys(slack_user_ids))
+    if not wanted:
+        return False
+    with unit_of_work(database) as session:
+        unnamed = list(session.scalars(select(Person.slack_user_id).where(
+            Person.workspace_id == workspace_id, Person.slack_user_id.in_(wanted), Person.display_name.is_(None),
+            Person.is_deleted.is_(False))))
+    if not unnamed:
+        return False
+    return refresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=unnamed, now=now,
+                            max_age=timedelta(0)) > 0

@@ -174,9 +174,18 @@ def pull_digest(database: Database, *, event_id: int, status_filter: StatusFilte
         return digest(session, event_id=event_id, status_filter=status_filter)
 
 
-def export_digest(database: Database, *, event_id: int, status_filter: StatusFilter) -> tuple[QuestionDigest, str]:
-    """The digest and the same as CSV text."""
+def export_digest(database: Database, *, event_id: int, status_filter: StatusFilter,
+                  client: WebClient | None = None, workspace_id: int = 0,
+                  now: datetime | None = None) -> tuple[QuestionDigest, str]:
+    """The digest and the same as CSV text; with a `client`, every named asker's name is learnt first
+    if need be."""
     found = pull_digest(database, event_id=event_id, status_filter=status_filter)
+    if client is None or now is None:
+        return found, questions_csv(found)
+    unnamed = [asker.slack_user_id for _, row in found.rows() for asker in row.askers
+               if asker.slack_user_id and not asker.display_name]
+    if events_slack.name_the_unnamed(database, client, workspace_id=workspace_id, slack_user_ids=unnamed, now=now):
+        found = pull_digest(database, event_id=event_id, status_filter=status_filter)
     return found, questions_csv(found)
 
 
@@ -287,9 +296,25 @@ def card_to_follow_up(database: Database, *, workspace_id: int, question_id: int
         return questions.card(session, question_id=question.id)
 
 
-def follow_up_ledger(database: Database, *, workspace_id: int, channel_id: str,
-                     slack_user_id: str) -> tuple[Event, list[follow_ups.LedgerRow], bool]:
-    """The channel's ledger: all of it for its chairs and organisers, a presenter's own part for them."""
+def follow_up_ledger(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str,
+                     client: WebClient | None = None,
+                     now: datetime | None = None) -> tuple[Event, list[follow_ups.LedgerRow], bool]:
+    """The channel's ledger: all of it for its chairs and organisers, a presenter's own part for them.
+    With a `client`, everyone's names are learnt first if need be (for its CSV)."""
+    event, rows, everything = _ledger_for(database, workspace_id=workspace_id, channel_id=channel_id,
+                                          slack_user_id=slack_user_id)
+    if client is None or now is None:
+        return event, rows, everything
+    unnamed = [*(r.asker_slack_id for r in rows if r.asker_slack_id and not r.asker_name),
+               *(r.owner_slack_id for r in rows if r.owner_slack_id and not r.owner_name)]
+    if events_slack.name_the_unnamed(database, client, workspace_id=workspace_id, slack_user_ids=unnamed, now=now):
+        event, rows, everything = _ledger_for(database, workspace_id=workspace_id, channel_id=channel_id,
+                                              slack_user_id=slack_user_id)
+    return event, rows, everything
+
+
+def _ledger_for(database: Database, *, workspace_id: int, channel_id: str,
+                slack_user_id: str) -> tuple[Event, list[follow_ups.LedgerRow], bool]:
     with reading(database) as session:
         event = latest_event(session, workspace_id=workspace_id, channel_id=channel_id)
         if event is None:
