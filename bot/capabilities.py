@@ -20,6 +20,14 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("/event setup", "Set up this channel's event (title, times, chairs, presenters, form link, whether it "
                "waits for the chair's start), or change it: a new date moves its agenda, prompts and reminders.",
                "organisers"),
+    Capability("/event cancel", "Cancel this channel's coming event, after confirming: nothing more is posted, "
+               "prompted or reminded for it; the channel and the organisers are told; what people gave is kept.",
+               "organisers"),
+    Capability("/event postpone", "Move the coming event to a new day or time in a form: its agenda, prompts and "
+               "reminders move with it, and the channel is told.", "organisers"),
+    Capability("/event duplicate", "Set up the next event like this channel's last (agenda, prompts, notes, partners, "
+               "reminders, roles) on the same weekday of next month (the 2nd Tuesday gives the next 2nd Tuesday), "
+               "at the same time; the day is yours to change in the form.", "organisers"),
     Capability("/event start", "Open the session now: posts the welcome, agenda and housekeeping.", "chairs"),
     Capability("/event next", "Announce the next agenda item now; later scheduled posts follow your pace.", "chairs"),
     Capability("/event hold", "Pause the scheduled posts (agenda, prompts, the close) until `/event resume`; "

@@ -7,6 +7,7 @@ from slack_bolt import App
 from handlers import (
     affiliating,
     asking,
+    changing_plans,
     digesting,
     event_command,
     following_up,
@@ -45,3 +46,4 @@ def register_all(app: App) -> None:
     following_up.register(app)
     uninstalling.register(app)
     minding_my_data.register(app)
+    changing_plans.register(app)

@@ -1,4 +1,5 @@
-"""`/event questions [open|answered|followup|all]`: the chair's question digest, its pages and its CSV."""
+"""`/event questions [open|answered|followup|all] [day]`: the chair's question digest, its pages and its CSV;
+a day picks one of the channel's earlier events."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.clock import utcnow
 from bot.events import slack as events_slack
+from bot.events.rules import split_day
 from bot.questions import digest as question_digest
 from bot.questions import slack as questions_slack
 from bot.questions.digest import StatusFilter
@@ -32,11 +34,12 @@ PAGE_ACTIONS = re.compile(f"^({re.escape(PREVIOUS_PAGE_ACTION)}|{re.escape(NEXT_
 def pull_questions(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        event_id = events_slack.event_id_to_run(
+        day, words = split_day(command.get("text", ""))
+        status_filter = question_digest.parse_filter(words)
+        event_id = events_slack.event_id_to_read(
             context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-            slack_user_id=command["user_id"], action=question_digest.ACTION, include_closed=True,
+            slack_user_id=command["user_id"], action=question_digest.ACTION, on=day, usage="/event questions",
         )
-        status_filter = question_digest.parse_filter(command.get("text", ""))
         found = questions_slack.pull_digest(context["database"], event_id=event_id, status_filter=status_filter)
         respond(digest_page(found, page=1).as_ephemeral())
 

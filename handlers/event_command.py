@@ -12,6 +12,7 @@ from bot.events import slack as events_slack
 from bot.slack import messages
 from handlers import (
     affiliating,
+    changing_plans,
     digesting,
     following_up,
     minding_my_data,
@@ -54,6 +55,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **affiliating.SUBCOMMANDS,
     **reporting.SUBCOMMANDS,
     **minding_my_data.SUBCOMMANDS,
+    **changing_plans.SUBCOMMANDS,
 }
 
 
