@@ -481,10 +481,18 @@ def postpone_event(session: Session, *, event: Event, date: str | None, start: s
     check_can_change_plans(event, action="be postponed")
     chairs = [p.slack_user_id for p in people.people_with_role(session, event=event, role=Role.CHAIR)]
     presenters = [p.slack_user_id for p in people.people_with_role(session, event=event, role=Role.PRESENTER)]
-    details = details_from_form(
-        title=event.title, date=date, start=start, end=end, timezone=event.timezone,
-        evaluation_form_url=event.evaluation_form_url, chairs=chairs, presenters=presenters,
-        waits_for_chair=event.waits_for_chair)
+    try:
+        details = details_from_form(
+            title=event.title, date=date, start=start, end=end, timezone=event.timezone,
+            evaluation_form_url=event.evaluation_form_url, chairs=chairs, presenters=presenters,
+            waits_for_chair=event.waits_for_chair)
+    except FormProblems as problems:
+        # The postpone form has only the day and times: anything else is said on the day's field.
+        on_the_form = {k: v for k, v in problems.problems.items() if k in ("date", "start", "end")}
+        others = [v for k, v in problems.problems.items() if k not in on_the_form]
+        if others:
+            on_the_form["date"] = " ".join([on_the_form.get("date", ""), *others]).strip()
+        raise FormProblems(on_the_form) from None
     if details.starts_at == event.starts_at and details.ends_at == event.ends_at:
         raise FormProblems({"date": "That is when it is planned already: pick the new day or times."})
     return update_event(session, event=event, details=details, now=now)
