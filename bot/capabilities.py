@@ -24,6 +24,14 @@ CAPABILITIES: tuple[Capability, ...] = (
                "remove), the prompts' wording and times, housekeeping, partners, the next event, reminders. On a live "
                "event a change reaches the posts still to come. `/event programme export` sends it as a file; send a "
                "programme file to my DM to import it.", "organisers"),
+    Capability("/event cancel", "Cancel this channel's coming event, after confirming: nothing more is posted, "
+               "prompted or reminded for it; the channel and the organisers are told; what people gave is kept.",
+               "organisers"),
+    Capability("/event postpone", "Move the coming event to a new day or time in a form: its agenda, prompts and "
+               "reminders move with it, and the channel is told.", "organisers"),
+    Capability("/event duplicate", "Set up the next event like this channel's last (agenda, prompts, notes, partners, "
+               "reminders, roles) on the same weekday of next month (the 2nd Tuesday gives the next 2nd Tuesday), "
+               "at the same time; the day is yours to change in the form.", "organisers"),
     Capability("/event start", "Open the session now: posts the welcome, agenda and housekeeping.", "chairs"),
     Capability("/event next", "Announce the next agenda item now; later scheduled posts follow your pace.", "chairs"),
     Capability("/event hold", "Pause the scheduled posts (agenda, prompts, the close) until `/event resume`; "

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import db
+from bot.events.blocks import CANCEL_ACTION
 from bot.privacy.blocks import FORGET_ME_ACTION
 from bot.programme.importing import import_programme
 from bot.programme.parsing import load_programme
@@ -389,6 +390,44 @@ def run() -> int:
         slack.wait_for(lambda: asker not in str(their_card()["blocks"]), timeout=15)
         credit = next((line for line in render_blocks(their_card()["blocks"], "") if "sked" in line), "")
         print(f"  (their question's card, redrawn: {credit.strip()})")
+        print("\n(Events over time: the organiser sets up next month's from this one, moves it a week, then "
+              "cancels it.)")
+        command(ORGANISER, "duplicate")
+        form = slack.wait_for(lambda: slack.open_views(ORGANISER), timeout=15)[-1]
+        initial = {b["block_id"]: b["element"].get("initial_date") or b["element"].get("initial_time")
+                   for b in form["blocks"] if b.get("type") == "input"}
+        day = initial["date"]
+        print(f"  (a form: the title, and {day}, the same weekday of next month, at the same times)")
+        transcript.say(ORGANISER, "(renames it \"Provider collaboratives: part two\" and presses Create)")
+        slack.submit_view(form["id"], user_id=ORGANISER, values={
+            "title": {"value": "Provider collaboratives: part two"}, "date": {"value": day},
+            "start": {"value": initial["start"]}, "end": {"value": initial["end"]}})
+        slack.wait_for(lambda: any("same programme" in m["text"] for m in slack.ephemeral(user_id=ORGANISER)), timeout=15)
+        transcript.show_new()
+        command(ORGANISER, "report")
+        command(ORGANISER, "postpone")
+        form = slack.wait_for(lambda: slack.open_views(ORGANISER), timeout=15)[-1]
+        later = (date.fromisoformat(day) + timedelta(days=7)).isoformat()
+        transcript.say(ORGANISER, f"(picks {later} in the form and presses Move it)")
+        slack.submit_view(form["id"], user_id=ORGANISER, values={
+            "date": {"value": later}, "start": {"value": initial["start"]}, "end": {"value": initial["end"]}})
+        slack.wait_for(lambda: any("has moved" in m["text"] for m in slack.messages(CHANNEL)), timeout=15)
+        transcript.show_new()
+        command(ORGANISER, "cancel")
+        question = next(post for post in reversed(slack.ephemeral(user_id=ORGANISER))
+                        if CANCEL_ACTION in str(post.get("blocks")))
+        button = next(element for block in question["blocks"] for element in block.get("elements", [])
+                      if element.get("action_id") == CANCEL_ACTION)
+        transcript.say(ORGANISER, "(presses Cancel the event, and confirms)")
+        before = len(slack.response_url_posts)
+        slack.send_block_action(user_id=ORGANISER, action_id=CANCEL_ACTION, value=button["value"], channel_id=CHANNEL,
+                                message_ts=question["ts"])
+        answer = slack.wait_for(lambda: slack.response_url_posts[before:], timeout=15)[-1]
+        print("  (only you can see this, in place of the question):")
+        for line in render_blocks(answer.get("blocks") or [], answer.get("text") or ""):
+            print(f"      {line}")
+        slack.wait_for(lambda: any("is cancelled" in m["text"] for m in slack.messages(CHANNEL)), timeout=15)
+        transcript.show_new()
         print("\nRehearsal finished: every post above was made by the real app through Slack's Web API (played locally).")
         return 0
     finally:

@@ -7,6 +7,7 @@ from slack_bolt import App, BoltContext
 from handlers import (
     affiliating,
     asking,
+    changing_plans,
     digesting,
     editing_the_programme,
     event_command,
@@ -55,3 +56,4 @@ def register_all(app: App) -> None:
     uninstalling.register(app)
     minding_my_data.register(app)
     editing_the_programme.register(app)
+    changing_plans.register(app)

@@ -1,4 +1,5 @@
-"""`/event questions [open|answered|followup|all]`: the chair's question digest, its pages and its CSV."""
+"""`/event questions [open|answered|followup|all] [day]`: the chair's question digest, its pages and its CSV;
+a day picks one of the channel's earlier events."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import re
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.clock import utcnow
 from bot.events import slack as events_slack
+from bot.events.rules import split_day
 from bot.questions import digest as question_digest
 from bot.questions import slack as questions_slack
 from bot.questions.digest import StatusFilter
@@ -31,11 +34,12 @@ PAGE_ACTIONS = re.compile(f"^({re.escape(PREVIOUS_PAGE_ACTION)}|{re.escape(NEXT_
 def pull_questions(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        event_id = events_slack.event_id_to_run(
+        day, words = split_day(command.get("text", ""))
+        status_filter = question_digest.parse_filter(words)
+        event_id = events_slack.event_id_to_read(
             context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-            slack_user_id=command["user_id"], action=question_digest.ACTION, include_closed=True,
+            slack_user_id=command["user_id"], action=question_digest.ACTION, on=day, usage="/event questions",
         )
-        status_filter = question_digest.parse_filter(command.get("text", ""))
         found = questions_slack.pull_digest(context["database"], event_id=event_id, status_filter=status_filter)
         respond(digest_page(found, page=1).as_ephemeral())
 
@@ -63,7 +67,8 @@ def export_csv(ack: Ack, body: dict, action: dict, context: BoltContext, client:
     with answering_problems(respond):
         request = _checked_request(body, action, context)
         found, csv_text = questions_slack.export_digest(
-            context["database"], event_id=request.event_id, status_filter=request.status_filter)
+            context["database"], event_id=request.event_id, status_filter=request.status_filter,
+            client=client, workspace_id=context["workspace_id"], now=utcnow())
         filter_name = FILTER_NAMES[request.status_filter]
         count = found.question_count
         what = "every question" if request.status_filter is StatusFilter.ALL else f"the {filter_name} questions"

@@ -12,6 +12,7 @@ from bot.events import slack as events_slack
 from bot.slack import messages
 from handlers import (
     affiliating,
+    changing_plans,
     digesting,
     editing_the_programme,
     following_up,
@@ -56,6 +57,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     **reporting.SUBCOMMANDS,
     **minding_my_data.SUBCOMMANDS,
     **editing_the_programme.SUBCOMMANDS,
+    **changing_plans.SUBCOMMANDS,
 }
 
 

@@ -21,7 +21,8 @@ def show_follow_ups(ack: Ack, command: dict, context: BoltContext, client: WebCl
     with answering_problems(respond):
         event, rows, everything = questions_slack.follow_up_ledger(
             context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-            slack_user_id=command["user_id"])
+            slack_user_id=command["user_id"], on=payloads.only_a_day(command, usage="/event followups"),
+            client=client, now=utcnow())
         whose = "Every owner's questions." if everything else "Your part of the ledger."
         respond(follow_up_blocks.ledger(event_title=event.title, timezone=event.timezone, rows=rows, now=utcnow(),
                                         whose=whose).as_ephemeral())

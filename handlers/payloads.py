@@ -15,9 +15,11 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from bot.errors import UserError
+from bot.events.rules import WhichEvent, split_day
 from bot.models import MAX_ROW_ID, SLACK_ID
 from bot.slack.views import VALUE
 
@@ -196,3 +198,13 @@ def ignoring_malformed(what: str) -> Iterator[None]:
         yield
     except OutOfDate as problem:
         logger.warning("ignored %s: %s", what, problem.what)
+
+
+def only_a_day(command: dict[str, Any], *, usage: str) -> date | None:
+    """The day a command that reads an event was given (`/event report 2026-11-12`), if any; a
+    `WhichEvent` if anything else follows it."""
+    day, rest = split_day(command.get("text") or "")
+    if rest:
+        raise WhichEvent(f"`{usage}` takes only a day after it, such as `{usage} 2026-11-12`, to read one of "
+                         "the channel's earlier events.")
+    return day

@@ -21,6 +21,7 @@ from bot.run_of_show.rules import RunOfShowError, minutes
 from bot.slack import messages
 from bot.slack.dm import send_to_dm
 from bot.slack.text import escape
+from handlers import payloads
 from handlers.replies import answering_problems
 
 logger = logging.getLogger(__name__)
@@ -145,8 +146,12 @@ def close_event(ack: Ack, command: dict, context: BoltContext, client: WebClient
 def pull_reflections(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        event_id = _event_id(context, command, "see the reflections", include_closed=True)
-        title, shared, csv_text = reflections_slack.export(context["database"], event_id=event_id)
+        event_id = events_slack.event_id_to_read(
+            context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+            slack_user_id=command["user_id"], action="see the reflections",
+            on=payloads.only_a_day(command, usage="/event reflections"), usage="/event reflections")
+        title, shared, csv_text = reflections_slack.export(context["database"], client, event_id=event_id,
+                                                           now=utcnow())
         csv_sent = True
         try:
             send_to_dm(client, user_id=command["user_id"], filename=f"reflections-event-{event_id}.csv",

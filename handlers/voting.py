@@ -18,7 +18,7 @@ def upvote(ack: Ack, body: dict, action: dict, context: BoltContext, respond: Re
         context["votes"].submit(Click(
             workspace_id=context["workspace_id"], question_id=payloads.positive_id(action.get("value")),
             voter_slack_id=payloads.user_id(body), at=utcnow(),
-            refuse=lambda reason: respond(messages.notice(reason).as_ephemeral()),
+            tell=lambda answer: respond(messages.notice(answer).as_ephemeral()),
         ))
 
 

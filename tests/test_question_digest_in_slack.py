@@ -180,7 +180,9 @@ def test_the_chair_pages_through_the_digest_and_exports_it(app: RunningApp, slac
     assert [r["segment"] for r in rows[:2]] == ["Welcome", "Welcome"]  # the digest's order
     top = next(r for r in rows if r["question"] == "Most wanted: does this ping <!channel>?")
     assert (top["votes"], top["presenter"], top["status"]) == ("50", "Minara Chowdhury", "open")
-    assert top["askers"] == f"{ATTENDEES[0]}; {ATTENDEES[1]}; anonymous"
+    # Names in the plain-text file (learnt from users.info when the file is made), IDs in their own column.
+    assert top["askers"] == "Attendee 1; Attendee 2; anonymous"
+    assert top["asker_slack_user_ids"] == f"{ATTENDEES[0]}; {ATTENDEES[1]}"
     formula = next(r for r in rows if "SUM" in r["question"])
     assert formula["question"] == "'=SUM(1) is this a formula?" and formula["askers"] == "anonymous"
     assert SECRET_ASKER not in content

@@ -190,7 +190,7 @@ def test_a_batch_of_clicks_follows_the_same_rules_as_one_click(database: Databas
         return questions.VoteClick(workspace, question_id, who, start + timedelta(seconds=seconds))
 
     with unit_of_work(database) as session:
-        touched, refused = questions.record_votes(session, clicks=[
+        touched, refused, stands = questions.record_votes(session, clicks=[
             click(first, "U0NEWVOTER", 0), click(first, "U0NEWVOTER", 1),  # a double click: one vote
             click(first, BOB, 0), click(first, BOB, 5),  # voted, then taken back
             click(second, BOB, 0),  # answered: voting has closed
@@ -198,6 +198,8 @@ def test_a_batch_of_clicks_follows_the_same_rules_as_one_click(database: Databas
         ])
     assert touched == {first}
     assert refused == [(4, "Voting has closed on this question."), (5, "That question no longer exists.")]
+    # What each voter is told: the double click still counts; the vote taken back does not.
+    assert stands == {0: True, 1: True, 2: True, 3: False}
     with unit_of_work(database) as session:
         assert session.scalar(select(func.count(Vote.id)).where(Vote.question_id == first)) == 1
     with unit_of_work(database) as session:  # a later batch takes the new voter's vote back

@@ -49,5 +49,10 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "Forget me?" in out and "[Forget me]" in out
     assert "eventbot has forgotten you." in out and "questions kept only as anonymous text: 1" in out
     assert "(their question's card, redrawn:" in out and "anonymous" in out.split("(their question's card, redrawn:")[1]
+    # Events over time: next month's from this one, moved a week, then cancelled; the last stays readable.
+    assert "the same weekday of next month" in out and "with the same programme" in out
+    assert "has not happened yet" in out and "Add the day to choose one" in out
+    assert "Provider collaboratives: part two* has moved from" in out
+    assert "Cancel the event" in out and "Provider collaboratives: part two* (" in out and "is cancelled by" in out
     assert "Rehearsal finished" in out
     assert not list(tmp_path.glob("*.sqlite3")), "the rehearsal must not write into the working directory"

@@ -13,7 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
     CheckboxesElement,
+    ConfirmObject,
     DatePickerElement,
     InputBlock,
     MarkdownTextObject,
@@ -28,10 +31,13 @@ from slack_sdk.models.views import View
 from bot.events.rules import MAX_FORM_LINK_LENGTH
 from bot.models import Event
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
-from bot.slack.text import escape, truncate
+from bot.slack.text import escape, local_date_and_time, truncate
 from bot.slack.views import VALUE
 
 SETUP_CALLBACK = "event_setup"
+CANCEL_ACTION = "event_cancel"
+POSTPONE_CALLBACK = "event_postpone"
+DUPLICATE_CALLBACK = "event_duplicate"
 WAITS_FOR_CHAIR = "waits_for_chair"
 
 
@@ -120,3 +126,97 @@ def post_failed(*, event_title: str, channel_id: str, what: str, error: str, exp
             f"{escape(explanation)}. {advice}")
     return Message(text=f"eventbot could not post {what} for {event_title}",
                    blocks=blocks_of(SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT)))))
+
+
+# --- events over time -----------------------------------------------------------------------------
+
+
+def _plain_when(moment: datetime, timezone: str) -> str:
+    """For a message's notification text, where Slack shows no date tokens."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def _said(text: str) -> Message:
+    return Message(text=text, blocks=blocks_of(SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT)))))
+
+
+def cancel_question(event: Event) -> Message:
+    """To the organiser: what cancelling does, and a button that asks once more before it does it."""
+    when = local_date_and_time(event.starts_at, timezone=event.timezone)
+    text = (f"Cancel *{escape(event.title)}* ({when})? Nothing more is posted, prompted or reminded for it, "
+            "the channel is told, and the channel is free for another event. Questions and reflections "
+            "already given are kept.")
+    button = ButtonElement(
+        text="Cancel the event", action_id=CANCEL_ACTION, style="danger", value=json.dumps({"event_id": event.id}),
+        confirm=ConfirmObject(title="Cancel this event?", text="This cannot be undone.", confirm="Cancel it",
+                              deny="Keep it"))
+    return Message(text=f"Cancel {event.title}?", blocks=blocks_of(
+        SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT))), ActionsBlock(elements=[button])))
+
+
+def cancelled_notice(*, title: str, starts_at: datetime, timezone: str, by_slack_id: str) -> Message:
+    """To the channel, once."""
+    when = local_date_and_time(starts_at, timezone=timezone)
+    return Message(
+        text=f"{title} ({_plain_when(starts_at, timezone)}) is cancelled.",
+        blocks=_said(f":no_entry: *{escape(title)}* ({when}) is cancelled by <@{by_slack_id}>. "
+                     "Nothing more will be posted for it here.").blocks)
+
+
+def cancelled_for_organisers(*, title: str, channel_id: str, skipped: int, by_slack_id: str) -> Message:
+    unsent = f", and {skipped} unsent post{'' if skipped == 1 else 's'} will not go out" if skipped else ""
+    text = (f"<@{by_slack_id}> cancelled *{escape(title)}* in <#{channel_id}>: the channel was told and its "
+            f"reminders are cancelled{unsent}. Questions and reflections already given are kept.")
+    return Message(text=f"{title} is cancelled.", blocks=_said(text).blocks)
+
+
+def postponed_notice(*, title: str, was: datetime, starts_at: datetime, ends_at: datetime,
+                     timezone: str) -> Message:
+    """To the channel: the new day and times (each reader sees them in their own zone)."""
+    text = (f":calendar: *{escape(title)}* has moved from {local_date_and_time(was, timezone=timezone)} to "
+            f"{local_date_and_time(starts_at, timezone=timezone)} (until "
+            f"{local_date_and_time(ends_at, timezone=timezone)}). Its agenda, prompts and reminders move with it.")
+    return Message(text=f"{title} has moved to {_plain_when(starts_at, timezone)}.", blocks=_said(text).blocks)
+
+
+def _day_and_times(*, day: str, start: str, end: str, timezone: str) -> list[InputBlock]:
+    return [
+        InputBlock(block_id="date", label="Date", element=DatePickerElement(action_id=VALUE, initial_date=day)),
+        InputBlock(block_id="start", label="Starts at", hint=f"In {timezone}.",
+                   element=TimePickerElement(action_id=VALUE, initial_time=start)),
+        InputBlock(block_id="end", label="Ends at", element=TimePickerElement(action_id=VALUE, initial_time=end)),
+    ]
+
+
+def postpone_form(event: Event) -> dict[str, Any]:
+    zone = ZoneInfo(event.timezone)
+    start, end = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
+    intro = (f"Move *{escape(truncate(event.title, 200))}* to a new day or time. Its agenda, prompts and reminders "
+             "move with it, and the channel is told.")
+    return View(
+        type="modal", callback_id=POSTPONE_CALLBACK, title="Postpone this event", submit="Move it", close="Cancel",
+        private_metadata=json.dumps({"event_id": event.id}),
+        blocks=[SectionBlock(text=MarkdownTextObject(text=intro)),
+                *_day_and_times(day=start.date().isoformat(), start=start.strftime("%H:%M"),
+                                end=end.strftime("%H:%M"), timezone=event.timezone)],
+    ).to_dict()
+
+
+def duplicate_form(source: Event, *, day: str) -> dict[str, Any]:
+    """The next event like `source`: its day defaults to the same weekday of the month, next month."""
+    zone = ZoneInfo(source.timezone)
+    start, end = source.starts_at.astimezone(zone), source.ends_at.astimezone(zone)
+    week = ("1st", "2nd", "3rd", "4th", "5th")[(start.day - 1) // 7]
+    intro = (f"A new event in this channel with the programme of *{escape(truncate(source.title, 200))}*: its "
+             "agenda, prompts, notes, partners, reminders and roles (attendees join afresh). The day shown is "
+             f"the {week} {start.strftime('%A')} of the month, as this one was (a 5th becomes the month's last); "
+             "change it if you need.")
+    return View(
+        type="modal", callback_id=DUPLICATE_CALLBACK, title="Duplicate this event", submit="Create",
+        close="Cancel", private_metadata=json.dumps({"event_id": source.id}),
+        blocks=[SectionBlock(text=MarkdownTextObject(text=intro)),
+                InputBlock(block_id="title", label="Title", element=PlainTextInputElement(
+                    action_id=VALUE, initial_value=source.title, max_length=255)),
+                *_day_and_times(day=day, start=start.strftime("%H:%M"), end=end.strftime("%H:%M"),
+                                timezone=source.timezone)],
+    ).to_dict()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date as date_type
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as time_type
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,8 @@ from bot.errors import UserError
 from bot.events import people
 from bot.models import (
     AgendaSegment,
+    Delivery,
+    DeliveryStatus,
     Event,
     EventRole,
     EventStatus,
@@ -28,7 +31,7 @@ from bot.models import (
     ReminderStatus,
     Role,
 )
-from bot.slack.text import too_long, visible
+from bot.slack.text import escape, too_long, truncate, visible
 
 CURRENT_STATUSES = (EventStatus.SCHEDULED, EventStatus.LIVE)
 
@@ -95,14 +98,17 @@ def current_event(session: Session, *, workspace_id: int, channel_id: str) -> Ev
     )
 
 
-def latest_event(session: Session, *, workspace_id: int, channel_id: str) -> Event | None:
-    """The current event, or else the most recent one (digests are wanted after the close too)."""
+def latest_event(session: Session, *, workspace_id: int, channel_id: str,
+                 include_cancelled: bool = False) -> Event | None:
+    """The current event, or else the most recent one (digests are wanted after the close too).
+
+    A cancelled event never happened, so it is passed over unless asked for (a series goes on from it).
+    """
+    past = select(Event).where(Event.workspace_id == workspace_id, Event.channel_id == channel_id)
+    if not include_cancelled:
+        past = past.where(Event.status != EventStatus.CANCELLED)
     return current_event(session, workspace_id=workspace_id, channel_id=channel_id) or session.scalar(
-        select(Event)
-        .where(Event.workspace_id == workspace_id, Event.channel_id == channel_id)
-        .order_by(Event.starts_at.desc(), Event.id.desc())
-        .limit(1)
-    )
+        past.order_by(Event.starts_at.desc(), Event.id.desc()).limit(1))
 
 
 def event_to_run(
@@ -116,6 +122,79 @@ def event_to_run(
             "There is no event in this channel yet. An organiser can set one up here with `/event setup`."
         )
     people.require_runner(session, event=event, slack_user_id=slack_user_id, action=action)
+    return event
+
+
+class WhichEvent(UserError):
+    """A command that reads an event could mean more than one of the channel's: the message lists them."""
+
+
+# A day as people type it after a command: `/event report 2026-11-12`.
+DAY_WORD = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Anything that looks meant as a date (digits with - / or .) but is not written that way.
+DATE_LIKE_WORD = re.compile(r"\d+[-/.]\d+([-/.]\d+)?")
+# How many of a channel's events a list of them shows (newest first).
+EVENTS_LISTED = 10
+
+
+def split_day(text: str) -> tuple[date_type | None, str]:
+    """The day among a command's words, if one is given, and the other words."""
+    words = (text or "").split()
+    days = [word for word in words if DAY_WORD.fullmatch(word) or DATE_LIKE_WORD.fullmatch(word)]
+    if len(days) > 1:
+        raise WhichEvent("Give one day, written as 2026-11-12.")
+    rest = " ".join(word for word in words if word not in days)
+    if not days:
+        return None, rest
+    try:
+        if not DAY_WORD.fullmatch(days[0]):
+            raise ValueError
+        return date_type.fromisoformat(days[0]), rest
+    except ValueError:
+        raise WhichEvent(f"`{days[0][:20]}` is not a day eventbot can read: write it as 2026-11-12.") from None
+
+
+def channel_events(session: Session, *, workspace_id: int, channel_id: str) -> list[Event]:
+    """Every event held (or to be held) in a channel, newest first."""
+    return list(session.scalars(
+        select(Event).where(Event.workspace_id == workspace_id, Event.channel_id == channel_id)
+        .order_by(Event.starts_at.desc(), Event.id.desc())))
+
+
+def local_day(event: Event) -> date_type:
+    return event.starts_at.astimezone(clock.zone(event.timezone)).date()
+
+
+def list_of_events(events: list[Event], *, usage: str) -> str:
+    """The channel's events by day, for someone to pick one by adding its day to `usage`."""
+    lines = [f"• `{local_day(e).isoformat()}` {escape(truncate(e.title, 80))} ({e.status.value})"
+             for e in events[:EVENTS_LISTED]]
+    more = f"\n…and {len(events) - EVENTS_LISTED} earlier" if len(events) > EVENTS_LISTED else ""
+    example = local_day(events[0]).isoformat() if events else "2026-11-12"
+    return ("This channel's events:\n" + "\n".join(lines) + more
+            + f"\nAdd the day to choose one, e.g. `{usage} {example}`.")
+
+
+def event_to_read(session: Session, *, workspace_id: int, channel_id: str, on: date_type | None,
+                  usage: str) -> Event:
+    """The channel's event a digest or report is about: the one held on the day `on`, or else the
+    current or latest one. When that one has not happened yet and earlier ones have, the person is
+    shown the list to choose from rather than an empty digest of the coming event."""
+    if on is not None:
+        events = channel_events(session, workspace_id=workspace_id, channel_id=channel_id)
+        held = [e for e in events if local_day(e) == on]
+        if not held:
+            raise NoEventHere(f"This channel had no event on {on.isoformat()}. "
+                              + (list_of_events(events, usage=usage) if events else ""))
+        return next((e for e in held if e.status != EventStatus.CANCELLED), held[0])
+    event = latest_event(session, workspace_id=workspace_id, channel_id=channel_id)
+    if event is None:
+        raise NoEventHere(
+            "There is no event in this channel yet. An organiser can set one up here with `/event setup`.")
+    if event.status == EventStatus.SCHEDULED:
+        events = channel_events(session, workspace_id=workspace_id, channel_id=channel_id)
+        if any(e.status == EventStatus.CLOSED for e in events):
+            raise WhichEvent(f"*{escape(event.title)}* has not happened yet. " + list_of_events(events, usage=usage))
     return event
 
 
@@ -156,14 +235,7 @@ def update_event(session: Session, *, event: Event, details: EventDetails, now: 
     problems = moving_problems(event, details, now=now)
     if problems:
         raise FormProblems(problems)
-    old_zone, new_zone = clock.zone(event.timezone), clock.zone(details.timezone)
-    old_start_wall = event.starts_at.astimezone(old_zone).replace(tzinfo=None)
-    new_start_wall = details.starts_at.astimezone(new_zone).replace(tzinfo=None)
-
-    def moved(moment: datetime) -> datetime:
-        wall = moment.astimezone(old_zone).replace(tzinfo=None) - old_start_wall + new_start_wall
-        return clock.wall_to_utc(wall, new_zone)
-
+    moved = wall_clock_move(event.starts_at, event.timezone, details.starts_at, details.timezone)
     if details.starts_at != event.starts_at or details.timezone != event.timezone:
         for segment in event.segments:
             if segment.announced_at is None:
@@ -183,6 +255,21 @@ def update_event(session: Session, *, event: Event, details: EventDetails, now: 
     set_role_holders(session, event, details.chairs, Role.CHAIR)
     set_role_holders(session, event, details.presenters, Role.PRESENTER)
     return event
+
+
+def wall_clock_move(old_start: datetime, old_timezone: str, new_start: datetime,
+                    new_timezone: str) -> Callable[[datetime], datetime]:
+    """Where a moment planned relative to `old_start` falls relative to `new_start`, by the wall
+    clock of each zone (a week later is the same local time, clocks changed or not)."""
+    old_zone, new_zone = clock.zone(old_timezone), clock.zone(new_timezone)
+    old_start_wall = old_start.astimezone(old_zone).replace(tzinfo=None)
+    new_start_wall = new_start.astimezone(new_zone).replace(tzinfo=None)
+
+    def moved(moment: datetime) -> datetime:
+        wall = moment.astimezone(old_zone).replace(tzinfo=None) - old_start_wall + new_start_wall
+        return clock.wall_to_utc(wall, new_zone)
+
+    return moved
 
 
 def moving_problems(event: Event | None, details: EventDetails, *, now: datetime) -> dict[str, str]:
@@ -332,3 +419,148 @@ def details_from_form(
         presenters=tuple(dict.fromkeys(presenters)),
         waits_for_chair=waits_for_chair,
     )
+
+
+# --- events over time: cancelling, postponing, the next in a series --------------------------------
+
+# Why the unsent posts of a cancelled event were skipped, as the outbox records it.
+CANCELLED_REASON = "event_cancelled"
+
+
+class EventChangeRefused(UserError):
+    pass
+
+
+def require_organiser(session: Session, *, event: Event, slack_user_id: str, action: str) -> None:
+    """Cancelling, postponing and duplicating change what attendees planned around: organisers only."""
+    if Role.ORGANISER not in people.roles_of(session, event=event, slack_user_id=slack_user_id):
+        raise people.NotAllowed(f"Only an organiser of this event can {action}.")
+
+
+def check_can_change_plans(event: Event, *, action: str) -> None:
+    """A session under way, or over, keeps its date: the refusal says what can be done instead."""
+    if event.status == EventStatus.LIVE:
+        raise EventChangeRefused(
+            f"The session is under way, so it cannot {action}. `/event hold` pauses its posts, "
+            "`/event extend 10` gives it more time and `/event close` ends it.")
+    if event.status != EventStatus.SCHEDULED:
+        raise EventChangeRefused(
+            f"*{event.title}* is {event.status.value}, so it cannot {action}. `/event duplicate` sets up "
+            "the next one like it.")
+
+
+def cancel_event(session: Session, *, event: Event, now: datetime) -> int:
+    """Cancel a scheduled event: nothing more is posted, prompted or reminded for it.
+
+    Its open reminders are cancelled and its unsent posts skipped (the caller then tells the channel
+    and the organisers, after this, so those notices are not skipped with the rest). What people
+    already gave (questions, reflections) stays. The channel is free for another event at once.
+    Returns how many unsent posts were skipped.
+    """
+    check_can_change_plans(event, action="be cancelled")
+    won = session.execute(
+        update(Event).where(Event.id == event.id, Event.status == EventStatus.SCHEDULED)
+        .values(status=EventStatus.CANCELLED).execution_options(synchronize_session=False)).rowcount
+    if not won:  # started or closed since it was read: the scheduler got there first
+        raise EventChangeRefused("The event changed just now (it may have started): nothing was cancelled.")
+    session.refresh(event)
+    session.execute(
+        update(Reminder).where(Reminder.event_id == event.id,
+                               Reminder.status.in_((ReminderStatus.SCHEDULED, ReminderStatus.SENDING)))
+        .values(status=ReminderStatus.CANCELLED).execution_options(synchronize_session=False))
+    # Rows a sender has already claimed are stopped too: they are skipped when their claim ends.
+    return session.execute(
+        update(Delivery).where(Delivery.event_id == event.id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SKIPPED, last_error=CANCELLED_REASON, coalesce_key=None)
+        .execution_options(synchronize_session=False)).rowcount or 0
+
+
+def postpone_event(session: Session, *, event: Event, date: str | None, start: str | None, end: str | None,
+                   now: datetime) -> Event:
+    """Move a scheduled event to a new day and times, with its agenda, prompts and reminders."""
+    check_can_change_plans(event, action="be postponed")
+    chairs = [p.slack_user_id for p in people.people_with_role(session, event=event, role=Role.CHAIR)]
+    presenters = [p.slack_user_id for p in people.people_with_role(session, event=event, role=Role.PRESENTER)]
+    try:
+        details = details_from_form(
+            title=event.title, date=date, start=start, end=end, timezone=event.timezone,
+            evaluation_form_url=event.evaluation_form_url, chairs=chairs, presenters=presenters,
+            waits_for_chair=event.waits_for_chair)
+    except FormProblems as problems:
+        # The postpone form has only the day and times: anything else is said on the day's field.
+        on_the_form = {k: v for k, v in problems.problems.items() if k in ("date", "start", "end")}
+        others = [v for k, v in problems.problems.items() if k not in on_the_form]
+        if others:
+            on_the_form["date"] = " ".join([on_the_form.get("date", ""), *others]).strip()
+        raise FormProblems(on_the_form) from None
+    if details.starts_at == event.starts_at and details.ends_at == event.ends_at:
+        raise FormProblems({"date": "That is when it is planned already: pick the new day or times."})
+    return update_event(session, event=event, details=details, now=now)
+
+
+def same_weekday_next_month(day: date_type) -> date_type:
+    """The same weekday in the same week of the next month: the 2nd Tuesday gives the next 2nd Tuesday.
+
+    A 5th weekday, which most months lack, gives the next month's last one.
+    """
+    week = (day.day - 1) // 7
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    first = date_type(year, month, 1)
+    candidate = first + timedelta(days=(day.weekday() - first.weekday()) % 7 + 7 * week)
+    return candidate if candidate.month == month else candidate - timedelta(days=7)
+
+
+def next_in_series(event: Event, *, now: datetime) -> date_type:
+    """The day a duplicate of `event` defaults to: the same weekday of the month, at the same local
+    time, in the first month after the event's own that is still to come."""
+    zone = clock.zone(event.timezone)
+    start = event.starts_at.astimezone(zone)
+    day = start.date()
+    while day < clock.LAST_DAY - timedelta(days=62):
+        day = same_weekday_next_month(day)
+        if clock.wall_to_utc(datetime.combine(day, start.time()), zone) > now:
+            break
+    return day
+
+
+def duplicate_event(session: Session, *, source: Event, details: EventDetails, organiser_slack_id: str,
+                    now: datetime) -> Event:
+    """A new event in the source's channel with its programme: agenda, prompts, notes, partners,
+    reminders and roles (attendees join afresh), every planned time moved with the start."""
+    if problems := moving_problems(None, details, now=now):
+        raise FormProblems(problems)
+    copy = Event(
+        workspace_id=source.workspace_id, channel_id=source.channel_id, title=details.title,
+        timezone=details.timezone, starts_at=details.starts_at, ends_at=details.ends_at,
+        evaluation_form_url=source.evaluation_form_url, waits_for_chair=source.waits_for_chair,
+        housekeeping_notes=list(source.housekeeping_notes or []),
+        partner_organisations=list(source.partner_organisations or []),
+        follow_up_days=source.follow_up_days, questions_need_approval=source.questions_need_approval,
+        fair_ordering=source.fair_ordering, retention_days=source.retention_days,
+        follow_up_lead_slack_id=source.follow_up_lead_slack_id, created_by_slack_user_id=organiser_slack_id,
+    )
+    add_exclusively(session, copy)
+    moved = wall_clock_move(source.starts_at, source.timezone, copy.starts_at, copy.timezone)
+    for segment in source.segments:
+        session.add(AgendaSegment(event_id=copy.id, position=segment.position, title=segment.title,
+                                  kind=segment.kind, speakers=list(segment.speakers or []),
+                                  scheduled_at=moved(segment.scheduled_at)))
+    for prompt in source.prompts:
+        session.add(ReflectionPrompt(event_id=copy.id, theme=prompt.theme, text=prompt.text,
+                                     scheduled_at=moved(prompt.scheduled_at) if prompt.scheduled_at else None))
+    for reminder in reminders_of(session, event=source):
+        if reminder.status == ReminderStatus.CANCELLED:
+            continue
+        session.add(Reminder(
+            event_id=copy.id, when_spec=reminder.when_spec, due_at=moved(reminder.due_at),
+            local_time_for_recipient=reminder.local_time_for_recipient, audience=reminder.audience,
+            only_incomplete=reminder.only_incomplete, include_team=reminder.include_team, text=reminder.text,
+            status=ReminderStatus.SCHEDULED, grace_minutes=reminder.grace_minutes,
+            created_by_slack_user_id=organiser_slack_id, created_at=now))
+    for role in source.roles:
+        if role.role != Role.ATTENDEE:
+            session.add(EventRole(event_id=copy.id, person_id=role.person_id, role=role.role,
+                                  organisation=role.organisation))
+    session.flush()
+    grant_all(session, copy, [organiser_slack_id], Role.ORGANISER)
+    return copy

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.db import Database, unit_of_work
 from bot.errors import UserError
-from bot.events import people
+from bot.events import people, posts
+from bot.events import rules as events
 from bot.events.rules import (
     CURRENT_STATUSES,
     EventDetails,
@@ -186,6 +187,15 @@ def event_id_to_run(
             session, workspace_id=workspace_id, channel_id=channel_id, slack_user_id=slack_user_id,
             action=action, include_closed=include_closed,
         ).id
+
+
+def event_id_to_read(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str, action: str,
+                     on: date | None, usage: str) -> int:
+    """The event a digest or report is about (`event_to_read`), if the person may run it."""
+    with unit_of_work(database) as session:
+        event = events.event_to_read(session, workspace_id=workspace_id, channel_id=channel_id, on=on, usage=usage)
+        people.require_runner(session, event=event, slack_user_id=slack_user_id, action=action)
+        return event.id
 
 
 def audiences_of(database: Database, client: WebClient, *, who_may_organise: WhoMayOrganise, workspace_id: int,
@@ -397,3 +407,114 @@ def refresh_profiles(database: Database, client: WebClient, *, workspace_id: int
             person.display_name = profile.display_name or person.display_name
             person.profile_refreshed_at = now
     return sum(1 for profile in found.values() if profile)
+
+
+def name_the_unnamed(database: Database, client: WebClient, *, workspace_id: int, slack_user_ids: Iterable[str],
+                     now: datetime) -> bool:
+    """Learn the names (users.info) of people about to be written into a plain-text place (a CSV)
+    whose name eventbot never learnt; True if any was. Attendees are enrolled from the channel's
+    member list, which carries no names, and looking up a whole room at its start would cost
+    hundreds of calls, so names are learnt when a file is about to show them."""
+    wanted = list(dict.fromkeys(slack_user_ids))
+    if not wanted:
+        return False
+    with unit_of_work(database) as session:
+        unnamed = list(session.scalars(select(Person.slack_user_id).where(
+            Person.workspace_id == workspace_id, Person.slack_user_id.in_(wanted), Person.display_name.is_(None),
+            Person.is_deleted.is_(False))))
+    if not unnamed:
+        return False
+    return refresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=unnamed, now=now,
+                            max_age=timedelta(0)) > 0
+
+
+# --- events over time: cancel, postpone, duplicate -------------------------------------------------
+
+
+def event_to_change_plans(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str,
+                          action: str, refusal: str) -> Event:
+    """The channel's coming event, if the person organises it (to `action`, "cancel") and it may
+    still change (else the refusal says it cannot `refusal`, "be cancelled")."""
+    with unit_of_work(database) as session:
+        event = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
+        if event is None:
+            raise NoEventHere(f"There is no event coming up in this channel to {action}. `/event duplicate` sets "
+                              "up the next one like the last.")
+        events.require_organiser(session, event=event, slack_user_id=slack_user_id, action=f"{action} it")
+        events.check_can_change_plans(event, action=refusal)
+        session.expunge(event)
+        return event
+
+
+def _organised_event(session: Session, *, workspace_id: int, event_id: int, slack_user_id: str,
+                     action: str) -> Event:
+    event = session.get(Event, event_id)
+    if event is None or event.workspace_id != workspace_id:
+        raise NoEventHere("That event no longer exists.")
+    events.require_organiser(session, event=event, slack_user_id=slack_user_id, action=action)
+    return event
+
+
+def cancel(database: Database, *, workspace_id: int, event_id: int, slack_user_id: str, now: datetime) -> Event:
+    """Cancel the event, its reminders and its unsent posts; the channel and organisers are told once."""
+    with unit_of_work(database) as session:
+        event = _organised_event(session, workspace_id=workspace_id, event_id=event_id, slack_user_id=slack_user_id,
+                                 action="cancel it")
+        skipped = events.cancel_event(session, event=event, now=now)
+        posts.tell_cancelled(session, event=event, by_slack_id=slack_user_id, skipped=skipped, now=now)
+        session.expunge(event)
+        return event
+
+
+def postpone(database: Database, *, workspace_id: int, event_id: int, slack_user_id: str, date: str | None,
+             start: str | None, end: str | None, now: datetime) -> Event:
+    """Move the event to a new day and times; the channel is told. Problems are `FormProblems` by field."""
+    with unit_of_work(database) as session:
+        event = _organised_event(session, workspace_id=workspace_id, event_id=event_id, slack_user_id=slack_user_id,
+                                 action="postpone it")
+        was = event.starts_at
+        events.postpone_event(session, event=event, date=date, start=start, end=end, now=now)
+        posts.tell_postponed(session, event=event, was=was, now=now)
+        session.flush()
+        session.expunge(event)
+        return event
+
+
+def event_to_duplicate(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str,
+                       now: datetime) -> tuple[Event, str]:
+    """The channel's latest event, if the person organised it, and the day its duplicate defaults to.
+
+    The channel holds one coming event at a time, so one still to happen is refused with what to do.
+    """
+    with unit_of_work(database) as session:
+        coming = current_event(session, workspace_id=workspace_id, channel_id=channel_id)
+        if coming is not None:
+            events.require_organiser(session, event=coming, slack_user_id=slack_user_id, action="duplicate it")
+            raise events.EventChangeRefused(
+                f"*{coming.title}* has not happened yet, and a channel holds one coming event at a time: "
+                "duplicate it once it has closed, or change it with `/event setup` or `/event postpone`.")
+        source = latest_event(session, workspace_id=workspace_id, channel_id=channel_id, include_cancelled=True)
+        if source is None:
+            raise NoEventHere("There is no event in this channel to duplicate. An organiser can set one up here "
+                              "with `/event setup`.")
+        events.require_organiser(session, event=source, slack_user_id=slack_user_id, action="duplicate it")
+        day = events.next_in_series(source, now=now).isoformat()
+        session.expunge(source)
+        return source, day
+
+
+def duplicate(database: Database, *, workspace_id: int, source_id: int, slack_user_id: str, title: str | None,
+              date: str | None, start: str | None, end: str | None, now: datetime) -> Event:
+    """Create the next event like the source, on the day and times chosen; its organiser is told nothing
+    more than the form's answer (nothing is posted in the channel until the new event opens)."""
+    with unit_of_work(database) as session:
+        source = _organised_event(session, workspace_id=workspace_id, event_id=source_id,
+                                  slack_user_id=slack_user_id, action="duplicate it")
+        details = events.details_from_form(
+            title=title, date=date, start=start, end=end, timezone=source.timezone,
+            evaluation_form_url=source.evaluation_form_url, waits_for_chair=source.waits_for_chair)
+        copy = events.duplicate_event(session, source=source, details=details, organiser_slack_id=slack_user_id,
+                                      now=now)
+        session.flush()
+        session.expunge(copy)
+        return copy

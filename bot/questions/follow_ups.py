@@ -54,6 +54,9 @@ class LedgerRow:
     answer_text: str | None
     answer_permalink: str | None
     declined_reason: str | None
+    # Names for plain-text places (the CSV); Slack posts mention the IDs instead.
+    asker_name: str | None = None
+    owner_name: str | None = None
 
     @property
     def state(self) -> str:
@@ -131,7 +134,8 @@ def ledger(session: Session, *, event_id: int, owner_slack_id: str | None = None
     asker = aliased(Person)
     votes = (select(Vote.question_id, func.count(Vote.id).label("votes")).group_by(Vote.question_id).subquery())
     query = (
-        select(Question, FollowUp, asker.slack_user_id, owner.slack_user_id, func.coalesce(votes.c.votes, 0))
+        select(Question, FollowUp, asker.slack_user_id, owner.slack_user_id, func.coalesce(votes.c.votes, 0),
+               asker.display_name, owner.display_name)
         .join(FollowUp, FollowUp.question_id == Question.id)
         .outerjoin(asker, asker.id == Question.asker_person_id)
         .outerjoin(owner, owner.id == FollowUp.assigned_person_id)
@@ -146,8 +150,9 @@ def ledger(session: Session, *, event_id: int, owner_slack_id: str | None = None
         LedgerRow(question_id=question.id, text=question.text, votes=count,
                   asker_slack_id=None if question.anonymous else asker_id, owner_slack_id=owner_id,
                   due_at=follow_up.due_at, answered_at=follow_up.answered_at, answer_text=follow_up.answer_text,
-                  answer_permalink=question.answer_permalink, declined_reason=follow_up.declined_reason)
-        for question, follow_up, asker_id, owner_id, count in session.execute(query)
+                  answer_permalink=question.answer_permalink, declined_reason=follow_up.declined_reason,
+                  asker_name=None if question.anonymous else asker_name, owner_name=owner_name)
+        for question, follow_up, asker_id, owner_id, count, asker_name, owner_name in session.execute(query)
     ]
 
 
@@ -331,8 +336,9 @@ def ledger_csv(rows: list[LedgerRow], *, timezone: str) -> str:
     writer.writerow(["question", "votes", "asked_by", "owner", "state", "due", "answered", "answer", "why_not"])
     for row in rows:
         writer.writerow([
-            neutralise_for_spreadsheet(row.text), row.votes, row.asker_slack_id or "anonymous",
-            row.owner_slack_id or "the chairs", row.state,
+            neutralise_for_spreadsheet(row.text), row.votes,
+            neutralise_for_spreadsheet(row.asker_name or row.asker_slack_id or "anonymous"),
+            neutralise_for_spreadsheet(row.owner_name or row.owner_slack_id or "the chairs"), row.state,
             row.due_at.astimezone(zone).isoformat(timespec="minutes") if row.due_at else "",
             row.answered_at.astimezone(zone).isoformat(timespec="minutes") if row.answered_at else "",
             neutralise_for_spreadsheet(row.answer_text or ""), neutralise_for_spreadsheet(row.declined_reason or ""),

@@ -225,12 +225,13 @@ class VoteClick:
 
 
 def record_votes(session: Session, *, clicks: list[VoteClick],
-                 redraw_at: datetime | None = None) -> tuple[set[int], list[tuple[int, str]]]:
+                 redraw_at: datetime | None = None) -> tuple[set[int], list[tuple[int, str]], dict[int, bool]]:
     """A batch of clicks, in the order they came, with the rules of `toggle_vote` and a fixed number
     of queries: the questions, the voters (made if new), their votes, then the inserts and deletes,
     and with `redraw_at` the redraws of the cards touched (`request_redraws`, from what is loaded).
 
-    Returns the questions whose count may have changed, and (index, reason) for refused clicks.
+    Returns the questions whose count may have changed, (index, reason) for refused clicks, and for
+    each click that was taken, whether that person's vote stands after it (so each voter can be told).
     """
     refused: list[tuple[int, str]] = []
     question_ids = {c.question_id for c in clicks}
@@ -253,7 +254,7 @@ def record_votes(session: Session, *, clicks: list[VoteClick],
         else:
             valid.append((index, click))
     if not valid:
-        return set(), refused
+        return set(), refused, {}
     persons = people.people_by_slack_id(session, workspace_ids_and_slack_ids={
         (c.workspace_id, c.voter_slack_id) for _, c in valid})
     standing = {(v.question_id, v.person_id): v for v in session.execute(
@@ -262,7 +263,8 @@ def record_votes(session: Session, *, clicks: list[VoteClick],
             Vote.person_id.in_({persons[(c.workspace_id, c.voter_slack_id)] for _, c in valid})))}
     added: dict[tuple[int, int], datetime] = {}
     removed: set[tuple[int, int]] = set()
-    for _, click in valid:
+    stands: dict[int, bool] = {}
+    for index, click in valid:
         key = (click.question_id, persons[(click.workspace_id, click.voter_slack_id)])
         created = added.get(key) or (standing[key].created_at if key in standing and key not in removed else None)
         if created is None:
@@ -272,6 +274,7 @@ def record_votes(session: Session, *, clicks: list[VoteClick],
             added.pop(key, None)
             if key in standing:
                 removed.add(key)
+        stands[index] = key in added or (key in standing and key not in removed)
     if removed:
         session.execute(delete(Vote).where(Vote.id.in_([standing[key].id for key in removed])))
     new = [{"question_id": q, "person_id": p, "created_at": at} for (q, p), at in added.items() if (q, p) not in standing]
@@ -283,7 +286,7 @@ def record_votes(session: Session, *, clicks: list[VoteClick],
     if redraw_at is not None:
         _enqueue_redraws(session, [(q, found[q].event_id, found[q].workspace_id, found[q].channel_id)
                                    for q in sorted(touched)], now=redraw_at)
-    return touched, refused
+    return touched, refused, stands
 
 
 def question_in(session: Session, *, workspace_id: int, question_id: int) -> Question:

@@ -8,7 +8,7 @@ so once a person is told "done", the post is certain to follow, whatever happens
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from slack_sdk import WebClient
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.db import Database, reading, unit_of_work
 from bot.events import people
 from bot.events import slack as events_slack
-from bot.events.rules import NoEventHere, latest_event
+from bot.events.rules import NoEventHere, event_to_read
 from bot.models import Event, Person, Question, QuestionStatus, Role
 from bot.questions import blocks, follow_ups, posts
 from bot.questions import rules as questions
@@ -174,9 +174,18 @@ def pull_digest(database: Database, *, event_id: int, status_filter: StatusFilte
         return digest(session, event_id=event_id, status_filter=status_filter)
 
 
-def export_digest(database: Database, *, event_id: int, status_filter: StatusFilter) -> tuple[QuestionDigest, str]:
-    """The digest and the same as CSV text."""
+def export_digest(database: Database, *, event_id: int, status_filter: StatusFilter,
+                  client: WebClient | None = None, workspace_id: int = 0,
+                  now: datetime | None = None) -> tuple[QuestionDigest, str]:
+    """The digest and the same as CSV text; with a `client`, every named asker's name is learnt first
+    if need be."""
     found = pull_digest(database, event_id=event_id, status_filter=status_filter)
+    if client is None or now is None:
+        return found, questions_csv(found)
+    unnamed = [asker.slack_user_id for _, row in found.rows() for asker in row.askers
+               if asker.slack_user_id and not asker.display_name]
+    if events_slack.name_the_unnamed(database, client, workspace_id=workspace_id, slack_user_ids=unnamed, now=now):
+        found = pull_digest(database, event_id=event_id, status_filter=status_filter)
     return found, questions_csv(found)
 
 
@@ -291,13 +300,28 @@ def card_to_follow_up(database: Database, *, workspace_id: int, question_id: int
         return questions.card(session, question_id=question.id)
 
 
-def follow_up_ledger(database: Database, *, workspace_id: int, channel_id: str,
-                     slack_user_id: str) -> tuple[Event, list[follow_ups.LedgerRow], bool]:
-    """The channel's ledger: all of it for its chairs and organisers, a presenter's own part for them."""
+def follow_up_ledger(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str,
+                     on: date | None = None, client: WebClient | None = None,
+                     now: datetime | None = None) -> tuple[Event, list[follow_ups.LedgerRow], bool]:
+    """The channel's ledger: all of it for its chairs and organisers, a presenter's own part for them.
+    With a `client`, everyone's names are learnt first if need be (for its CSV)."""
+    event, rows, everything = _ledger_for(database, workspace_id=workspace_id, channel_id=channel_id,
+                                          slack_user_id=slack_user_id, on=on)
+    if client is None or now is None:
+        return event, rows, everything
+    unnamed = [*(r.asker_slack_id for r in rows if r.asker_slack_id and not r.asker_name),
+               *(r.owner_slack_id for r in rows if r.owner_slack_id and not r.owner_name)]
+    if events_slack.name_the_unnamed(database, client, workspace_id=workspace_id, slack_user_ids=unnamed, now=now):
+        event, rows, everything = _ledger_for(database, workspace_id=workspace_id, channel_id=channel_id,
+                                              slack_user_id=slack_user_id, on=on)
+    return event, rows, everything
+
+
+def _ledger_for(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str,
+                on: date | None) -> tuple[Event, list[follow_ups.LedgerRow], bool]:
     with reading(database) as session:
-        event = latest_event(session, workspace_id=workspace_id, channel_id=channel_id)
-        if event is None:
-            raise NoEventHere("There is no event in this channel yet.")
+        event = event_to_read(session, workspace_id=workspace_id, channel_id=channel_id, on=on,
+                              usage="/event followups")
         roles = people.roles_of(session, event=event, slack_user_id=slack_user_id)
         if roles & people.RUNNERS:
             return event, follow_ups.ledger(session, event_id=event.id), True

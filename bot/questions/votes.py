@@ -14,6 +14,11 @@ The queue is in memory: votes clicked in the last moments before a crash are los
 their vote missing from the count and clicks again); questions themselves are stored before the ack.
 A process that is stopped (SIGTERM) writes what is queued before it exits.
 
+Each voter is then told privately whether their click counted (their vote stands, was taken back,
+or was refused and why), only after the write committed, so what they are told is what is stored.
+Telling is an HTTP call per click, so it runs on a few threads of its own: the writer goes back to
+the queue at once, and no acknowledgement waits on it.
+
 A database that stops answering does not lose acknowledged clicks: they wait, and are written
 when it answers again. If it has not answered within `OUTAGE_PATIENCE_SECONDS`, or the process is
 stopping, each voter is told privately that their vote was not counted, so they can click again.
@@ -27,6 +32,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +56,10 @@ OUTAGE_PATIENCE_SECONDS = 120.0
 RETRY_EVERY_SECONDS = 1.0
 NOT_COUNTED = ("Your upvote was not counted: eventbot's database is not answering. "
                "Please click Upvote again in a few minutes.")
+# Threads telling voters what became of their clicks (each a post to the click's response_url).
+TELLING_THREADS = 4
+COUNTS = "Your vote counts. Click Upvote again to take it back."
+TAKEN_BACK = "Your vote was taken back, so it no longer counts."
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,8 @@ class Click:
     question_id: int
     voter_slack_id: str
     at: datetime
-    # Tells the voter privately why a click did not count (e.g. the question was answered).
-    refuse: Callable[[str], None]
+    # Tells the voter privately whether the click counted, and if not, why (e.g. the question was answered).
+    tell: Callable[[str], None]
 
 
 class VoteRecorder:
@@ -70,6 +80,7 @@ class VoteRecorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._telling = ThreadPoolExecutor(max_workers=TELLING_THREADS, thread_name_prefix="vote-telling")
 
     def submit(self, click: Click) -> None:
         with self._lock:
@@ -134,7 +145,7 @@ class VoteRecorder:
                 logger.warning("telling %d voters their votes were not counted: the database did not answer",
                                len(waiting))
                 for click in waiting:
-                    self._tell(click, NOT_COUNTED)
+                    self._telling.submit(self._tell, click, NOT_COUNTED)
                 self._finish(waiting)
                 waiting = []
 
@@ -142,26 +153,20 @@ class VoteRecorder:
         for _ in clicks:
             self._clicks.task_done()
 
-    @staticmethod
-    def _tell(click: Click, reason: str) -> None:
-        try:
-            click.refuse(reason)
-        except Exception:
-            logger.warning("could not tell %s about their vote", click.voter_slack_id)
-
     def _record(self, batch: list[Click]) -> list[Click]:
         """Write the clicks; return those the database did not take because it did not answer.
 
         A click is a toggle, so one that was written must never be written again.
         """
-        refusals: list[tuple[Click, str]] = []
+        answers: list[tuple[Click, str]] = []
         try:
             with unit_of_work(self.database) as session:
                 # The redraws are written with the votes, so none is forgotten if this process stops next.
-                _, refused = questions.record_votes(session, clicks=[
+                _, refused, stands = questions.record_votes(session, clicks=[
                     questions.VoteClick(click.workspace_id, click.question_id, click.voter_slack_id, click.at)
                     for click in batch], redraw_at=max(click.at for click in batch))
-                refusals = [(batch[index], reason) for index, reason in refused]
+                answers = [(batch[index], reason) for index, reason in refused]
+                answers += [(batch[index], COUNTS if counts else TAKEN_BACK) for index, counts in stands.items()]
         except DatabaseUnavailable:
             return batch
         except Exception:
@@ -172,6 +177,13 @@ class VoteRecorder:
                 if self._record([click]):
                     return batch[position:]
             return []
-        for click, reason in refusals:
-            self._tell(click, reason)
+        for click, answer in answers:
+            self._telling.submit(self._tell, click, answer)
         return []
+
+    @staticmethod
+    def _tell(click: Click, answer: str) -> None:
+        try:
+            click.tell(answer)
+        except Exception:
+            logger.warning("could not tell %s what became of their vote", click.voter_slack_id)

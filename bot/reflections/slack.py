@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from slack_sdk import WebClient
+
 from bot import outbox
 from bot.db import Database, unit_of_work
 from bot.errors import NotYet
 from bot.events import people
+from bot.events.slack import name_the_unnamed
 from bot.models import Event, ReflectionPrompt, ReflectionTheme
 from bot.reflections import rules
 from bot.reflections.blocks import back_to_the_room
@@ -19,12 +22,20 @@ from bot.reflections.rules import (
 )
 
 
-def export(database: Database, *, event_id: int) -> tuple[str, list[SharedReflection], str]:
-    """The event's title, its reflections, and the same as CSV text."""
-    with unit_of_work(database) as session:
-        event = session.get_one(Event, event_id)
-        shared = shared_reflections(session, event=event)
-        return event.title, shared, reflections_csv(shared, timezone=event.timezone)
+def export(database: Database, client: WebClient, *, event_id: int,
+           now: datetime) -> tuple[str, list[SharedReflection], str]:
+    """The event's title, its reflections, and the same as CSV text, with every named author's name
+    (learnt now if need be)."""
+    def read() -> tuple[Event, list[SharedReflection]]:
+        with unit_of_work(database) as session:
+            event = session.get_one(Event, event_id)
+            return event, shared_reflections(session, event=event)
+
+    event, shared = read()
+    unnamed = [r.author_slack_id for r in shared if r.author_slack_id and not r.author_name]
+    if name_the_unnamed(database, client, workspace_id=event.workspace_id, slack_user_ids=unnamed, now=now):
+        event, shared = read()
+    return event.title, shared, reflections_csv(shared, timezone=event.timezone)
 
 
 def prompt_by_id(database: Database, *, workspace_id: int, prompt_id: int) -> ReflectionPrompt:

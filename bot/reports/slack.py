@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from slack_sdk import WebClient
 
 from bot.db import Database, reading
-from bot.events.rules import event_to_run
+from bot.events import people
+from bot.events.rules import event_to_read
 from bot.reports.chart import chart_png
 from bot.reports.rules import ACTION, Report, report, report_csv, report_markdown
 from bot.slack.dm import send_to_dm
 from bot.slack.text import escape
 
 
-def report_for(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str) -> Report:
+def report_for(database: Database, *, workspace_id: int, channel_id: str, slack_user_id: str,
+               on: date | None = None) -> Report:
+    """The report of the channel's event held on the day `on`, or of its latest."""
     with reading(database) as session:
-        event = event_to_run(session, workspace_id=workspace_id, channel_id=channel_id, slack_user_id=slack_user_id,
-                             action=ACTION, include_closed=True)
+        event = event_to_read(session, workspace_id=workspace_id, channel_id=channel_id, on=on, usage="/event report")
+        people.require_runner(session, event=event, slack_user_id=slack_user_id, action=ACTION)
         return report(session, event=event)
 
 
