@@ -53,7 +53,8 @@ class Runtime:
     def outbox(self) -> Sender:
         """The process's one sender of outbox rows (started by whichever entry point runs it)."""
         if self._outbox is None:
-            self._outbox = Sender(self.database, self.client, outbox_kinds())
+            self._outbox = Sender(self.database, self.client, outbox_kinds(),
+                                  posts_per_minute=self.settings.posts_per_minute)
         return self._outbox
 
     def bot_user_id(self) -> str:
