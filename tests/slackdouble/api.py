@@ -35,6 +35,8 @@ from .state import RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_SECONDS, Workspace
 API_PREFIX = "/api/"
 RESPONSE_PREFIX = "/response/"
 UPLOAD_PREFIX = "/upload/v1/"
+# Methods that take the app-level token (xapp-…) instead of the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class ApiDispatcher:
         self.internal_errors: list[str] = []
         # Set when the app is removed from the workspace: its bot token is dead from then on.
         self.bot_token_revoked = False
+        # The app-level token (xapp-…) that apps.connections.open takes, once Socket Mode is on.
+        self.app_token: str | None = None
 
     # ------------------------------------------------------------------ inspection
 
@@ -155,9 +159,15 @@ class ApiDispatcher:
 
         if not token:
             return self._finish(method, args, 200, {"ok": False, "error": "not_authed"}, arrived)
-        if token != self._bot_token:
+        if method in APP_TOKEN_METHODS or token.startswith("xapp-"):
+            # Socket Mode's connection takes the app-level token, and nothing else does.
+            if token.startswith("xoxb-") or (method not in APP_TOKEN_METHODS and token == self.app_token):
+                return self._finish(method, args, 200, {"ok": False, "error": "not_allowed_token_type"}, arrived)
+            if token != self.app_token:
+                return self._finish(method, args, 200, {"ok": False, "error": "invalid_auth"}, arrived)
+        elif token != self._bot_token:
             return self._finish(method, args, 200, {"ok": False, "error": "invalid_auth"}, arrived)
-        if self.bot_token_revoked:
+        elif self.bot_token_revoked:
             # What a bot token answers once its app has been removed (Slack's "account_inactive":
             # the token is for a deleted user or workspace when using a bot token).
             return self._finish(method, args, 200, {"ok": False, "error": "account_inactive"}, arrived)
