@@ -186,15 +186,17 @@ def test_the_sender_paces_a_large_fan_out_under_the_workspace_limit_instead_of_m
     reminder_id = add_reminder(database, event_id, due_at=CLOSED_AT)
     slack.rate_limit("chat.postMessage", per="workspace", calls=10, period=1)
     plan(database, client, CLOSED_AT)
-    sender = Sender(database, client, outbox_kinds(), clock=lambda: CLOSED_AT, posts_per_minute=10 * 60)
+    # Paced a little under Slack's limit, as README advises when posts must not meet a 429.
+    sender = Sender(database, client, outbox_kinds(), clock=lambda: CLOSED_AT, posts_per_minute=8 * 60)
 
     started = time.monotonic()
     run = sender.deliver_due()
     elapsed = time.monotonic() - started
 
     assert run.sent == len(rows(database, reminder_id)) == 45
-    # Posts waited for their turn rather than being refused: a 429 or two only when a post held up
-    # on a busy machine reaches Slack together with the next ones.
+    # Posts waited for their turn rather than being refused (unpaced, eight threads meet a 429 at
+    # once: tests/test_deliveries.py); at most one when a post held up on a busy machine reaches
+    # Slack together with the next ones.
     assert sender.pacer.post_waits >= 25
-    assert len([c for c in slack.calls_to("chat.postMessage") if c.status == 429]) <= 2
-    assert elapsed >= (45 - 10) / 10 - 0.2  # one second's burst, then ten a second
+    assert len([c for c in slack.calls_to("chat.postMessage") if c.status == 429]) <= 1
+    assert elapsed >= (45 - 7) / 8 - 0.2  # seven at once, then eight a second

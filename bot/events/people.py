@@ -138,17 +138,20 @@ def add_attendees(session: Session, *, event: Event, slack_user_ids: Iterable[st
     people_table, roles_table = Person.__table__, EventRole.__table__
     added = 0
     now = utcnow()
+    # Each insert is one statement with its rows as parameters (SQLAlchemy's "insertmanyvalues"):
+    # compiled once and cached, where a VALUES clause built from the rows is compiled afresh each time.
+    add_people = insert(people_table).on_conflict_do_nothing(index_elements=["workspace_id", "slack_user_id"])
+    add_roles = insert(roles_table).on_conflict_do_nothing(
+        index_elements=["event_id", "person_id", "role"]).returning(roles_table.c.id)
     for start in range(0, len(wanted), BULK_ROWS):
         chunk = wanted[start:start + BULK_ROWS]
-        session.execute(insert(people_table).values([
-            {"workspace_id": event.workspace_id, "slack_user_id": slack_user_id, "is_bot": False, "is_deleted": False}
-            for slack_user_id in chunk]).on_conflict_do_nothing(index_elements=["workspace_id", "slack_user_id"]))
+        session.execute(add_people, [{"workspace_id": event.workspace_id, "slack_user_id": slack_user_id,
+                                      "is_bot": False, "is_deleted": False} for slack_user_id in chunk])
         person_ids = session.scalars(select(Person.id).where(
             Person.workspace_id == event.workspace_id, Person.slack_user_id.in_(chunk))).all()
-        added += len(session.execute(insert(roles_table).values([
+        added += len(session.execute(add_roles, [
             {"event_id": event.id, "person_id": person_id, "role": Role.ATTENDEE, "joined_at": now}
-            for person_id in person_ids]).on_conflict_do_nothing(
-                index_elements=["event_id", "person_id", "role"]).returning(roles_table.c.id)).all())
+            for person_id in person_ids]).all())
     return added
 
 
