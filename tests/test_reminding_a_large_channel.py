@@ -150,13 +150,15 @@ def test_profiles_kept_fresh_by_user_change_need_no_lookup_at_all(
     assert due[attendees[2]].astimezone(ZoneInfo("Asia/Tokyo")).hour == 10
 
 
+@pytest.mark.parametrize("failure", ["error", "drop"])
 def test_when_users_list_fails_the_audience_is_read_with_users_info(
-    slack: SlackDouble, client: WebClient, database: Database
+    slack: SlackDouble, client: WebClient, database: Database, failure: str
 ) -> None:
     attendees = fill(slack, 60)
     event_id = make_event(database, attendees=[*attendees, BOT_ATTENDEE, GONE], ends_at=CLOSED_AT)
     reminder_id = add_reminder(database, event_id, due_at=CLOSED_AT, when_spec="next day 10:00", local_time="10:00")
-    slack.fail_next("users.list", mode="error", error="fatal_error")
+    # An error Slack names, or a connection dropped every time the client tries (it retries three times).
+    slack.fail_next("users.list", 1 if failure == "error" else 4, mode=failure, error="fatal_error")  # type: ignore[arg-type]
 
     plan(database, client, CLOSED_AT + timedelta(minutes=1))
 

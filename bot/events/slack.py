@@ -408,6 +408,8 @@ def fresh_profiles(database: Database, client: WebClient, *, workspace_id: int, 
                     break
         except SlackApiError as error:
             logger.warning("users.list: %s; asking users.info instead", error.response.get("error"))
+        except OSError as error:  # the client's retries of a dropped connection ran out
+            logger.warning("users.list: %s; asking users.info instead", error)
         stale = [s for s in stale if s in left]
     for start in range(0, len(stale), USERS_INFO_BATCH):
         batch = stale[start:start + USERS_INFO_BATCH]
