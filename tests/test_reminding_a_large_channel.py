@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, func, select
 
 from bot.app import outbox_kinds
+from bot.config import ConfigError, load_settings
 from bot.db import Database, unit_of_work
 from bot.events import slack as events_slack
 from bot.events.people import BULK_ROWS
@@ -202,3 +203,11 @@ def test_the_sender_paces_a_large_fan_out_under_the_workspace_limit_instead_of_m
     assert sender.pacer.post_waits >= 25
     assert len([c for c in slack.calls_to("chat.postMessage") if c.status == 429]) <= 1
     assert elapsed >= (45 - 7) / 8 - 0.2  # seven at once, then eight a second
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "ten", "60001"])
+def test_a_pace_that_is_not_a_number_of_posts_a_minute_is_refused_at_start(value: str) -> None:
+    with pytest.raises(ConfigError, match="EVENTBOT_POSTS_PER_MINUTE"):
+        load_settings({"EVENTBOT_POSTS_PER_MINUTE": value})
+    assert load_settings({"EVENTBOT_POSTS_PER_MINUTE": "300"}).posts_per_minute == 300
+    assert load_settings({}).posts_per_minute == 600
