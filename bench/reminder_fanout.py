@@ -91,7 +91,8 @@ def run(url: str, *, recipients: int, rate: int, threads: int) -> dict[str, floa
         engine = db.make_engine(url)
         database = db.make_session_factory(engine)
         client = make_web_client(token=TOKEN, base_url=slack.api_url)
-        sender = Sender(database, client, outbox_kinds(), threads=threads)
+        # The sender is told the workspace's limit (EVENTBOT_POSTS_PER_MINUTE), as an operator would.
+        sender = Sender(database, client, outbox_kinds(), threads=threads, posts_per_minute=rate * 60)
         rows_in = threading.Event()
         fan_out_done: list[float] = []
 

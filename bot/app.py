@@ -67,7 +67,8 @@ class Runtime:
         """The process's one sender of outbox rows (started by whichever entry point runs it)."""
         if self._outbox is None:
             self._outbox = Sender(self.database, self.client, outbox_kinds(),
-                                  client_for=self.client_for if self.installations else None)
+                                  client_for=self.client_for if self.installations else None,
+                                  posts_per_minute=self.settings.posts_per_minute)
         return self._outbox
 
     def bot_user_id(self, workspace_id: int | None = None) -> str:

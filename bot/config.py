@@ -60,6 +60,8 @@ class Settings:
         """Where "Add to Slack" sends a person: beside the Web API (slack.com/api/ → slack.com/oauth/v2/authorize)."""
         base = self.slack_api_url[:-len("api/")] if self.slack_api_url.endswith("/api/") else self.slack_api_url
         return base + "oauth/v2/authorize"
+    # The sender's pace for chat.postMessage, per process (bot/slack/sender.py POSTS_PER_MINUTE).
+    posts_per_minute: int = 600
 
     def require_bot_token(self) -> str:
         if not self.slack_bot_token:
@@ -139,6 +141,7 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: str | Path 
         organisers=_organisers(get("EVENTBOT_ORGANISERS")),
         organiser_group=_organiser_group(get("EVENTBOT_ORGANISER_GROUP")),
         token_key=_token_key(get(TOKEN_KEY_VARIABLE)),
+        posts_per_minute=_posts_per_minute(get("EVENTBOT_POSTS_PER_MINUTE")),
     )
 
 
@@ -226,6 +229,14 @@ def _host(value: str | None) -> str:
     if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]", value):
         raise ConfigError(f"HOST must be an address or host name such as 0.0.0.0 or 127.0.0.1 (got {value!r})")
     return value
+
+
+def _posts_per_minute(value: str | None) -> int:
+    if value is None:
+        return 600
+    if not value.isdigit() or not 0 < int(value) <= 60_000:
+        raise ConfigError("EVENTBOT_POSTS_PER_MINUTE must be a whole number of posts a minute, 1 to 60000")
+    return int(value)
 
 
 def _port(value: str | None) -> int:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.errors import UserError
 from bot.models import Event, EventRole, Person, Role
 
@@ -111,10 +115,94 @@ def people_with_role(session: Session, *, event: Event, role: Role) -> list[Pers
     )
 
 
-def add_attendees(session: Session, *, event: Event, slack_user_ids: Iterable[str]) -> None:
-    for slack_user_id in slack_user_ids:
-        grant(session, event=event, person=person(session, workspace_id=event.workspace_id, slack_user_id=slack_user_id), role=Role.ATTENDEE)
+# Rows written by one multi-row statement: well inside SQLite's and PostgreSQL's limits on bound
+# parameters, so a channel of any size costs a few statements per page, not one per member.
+BULK_ROWS = 500
 
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    """The dialect's INSERT, the one with ON CONFLICT."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def add_attendees(session: Session, *, event: Event, slack_user_ids: Iterable[str]) -> int:
+    """Everyone listed is an attendee of the event: people made where new, roles granted where missing.
+
+    Three statements per BULK_ROWS people, whatever was there before: people already known keep
+    their row (and what it holds), and someone already an attendee is not added twice, even when
+    another transaction enrols the same people at the same moment. Returns how many roles were new.
+    """
+    wanted = list(dict.fromkeys(slack_user_ids))
+    session.flush()  # the event's id, if the caller made it in this transaction
+    insert = _insert(session)
+    people_table, roles_table = Person.__table__, EventRole.__table__
+    added = 0
+    now = utcnow()
+    # Each insert is one statement with its rows as parameters (SQLAlchemy's "insertmanyvalues"):
+    # compiled once and cached, where a VALUES clause built from the rows is compiled afresh each time.
+    add_people = insert(people_table).on_conflict_do_nothing(index_elements=["workspace_id", "slack_user_id"])
+    add_roles = insert(roles_table).on_conflict_do_nothing(
+        index_elements=["event_id", "person_id", "role"]).returning(roles_table.c.id)
+    for start in range(0, len(wanted), BULK_ROWS):
+        chunk = wanted[start:start + BULK_ROWS]
+        session.execute(add_people, [{"workspace_id": event.workspace_id, "slack_user_id": slack_user_id,
+                                      "is_bot": False, "is_deleted": False} for slack_user_id in chunk])
+        person_ids = session.scalars(select(Person.id).where(
+            Person.workspace_id == event.workspace_id, Person.slack_user_id.in_(chunk))).all()
+        added += len(session.execute(add_roles, [
+            {"event_id": event.id, "person_id": person_id, "role": Role.ATTENDEE, "joined_at": now}
+            for person_id in person_ids]).all())
+    return added
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What Slack says of a person that decides whether and when they get a DM."""
+
+    timezone: str | None
+    is_bot: bool
+    is_deleted: bool
+    display_name: str | None
+
+
+def profiles_known(session: Session, *, workspace_id: int, slack_user_ids: Sequence[str],
+                   fresh_since: datetime) -> tuple[set[str], set[str]]:
+    """Of these people, (those with a row, those whose profile was read from Slack since `fresh_since`)."""
+    known: set[str] = set()
+    fresh: set[str] = set()
+    for start in range(0, len(slack_user_ids), BULK_ROWS):
+        for slack_user_id, refreshed_at in session.execute(select(Person.slack_user_id, Person.profile_refreshed_at).where(
+                Person.workspace_id == workspace_id, Person.slack_user_id.in_(slack_user_ids[start:start + BULK_ROWS]))):
+            known.add(slack_user_id)
+            if refreshed_at is not None and refreshed_at >= fresh_since:
+                fresh.add(slack_user_id)
+    return known, fresh
+
+
+def record_profiles(session: Session, *, workspace_id: int, profiles: Mapping[str, Profile], now: datetime) -> set[str]:
+    """Store what Slack said of the people eventbot knows among these; nobody new is added.
+
+    Two statements per BULK_ROWS profiles (a read, then one executemany UPDATE by primary key), so a
+    page of users.list costs the same whatever its size. Returns the Slack ids stored.
+    """
+    stored: set[str] = set()
+    ids = list(profiles)
+    for start in range(0, len(ids), BULK_ROWS):
+        rows = session.execute(select(Person.id, Person.slack_user_id, Person.timezone, Person.display_name).where(
+            Person.workspace_id == workspace_id, Person.slack_user_id.in_(ids[start:start + BULK_ROWS]))).all()
+        if not rows:
+            continue
+        changes = []
+        for person_id, slack_user_id, timezone, display_name in rows:
+            profile = profiles[slack_user_id]
+            # Slack's name wins (a name typed into a programme file may be out of date); a profile
+            # without a zone or a name keeps the one known.
+            changes.append({"id": person_id, "timezone": profile.timezone or timezone,
+                            "display_name": profile.display_name or display_name, "is_bot": profile.is_bot,
+                            "is_deleted": profile.is_deleted, "profile_refreshed_at": now})
+            stored.add(slack_user_id)
+        session.execute(update(Person), changes)
+    return stored
 
 
 def people_by_slack_id(session: Session, *, workspace_ids_and_slack_ids: set[tuple[int, str]]) -> dict[tuple[int, str], int]:

@@ -6,21 +6,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import Database, unit_of_work
 from bot.errors import UserError
 from bot.events import people, posts
 from bot.events import rules as events
+from bot.events.people import Profile
 from bot.events.rules import (
     CURRENT_STATUSES,
     EventDetails,
@@ -33,7 +34,7 @@ from bot.events.rules import (
     moving_problems,
     update_event,
 )
-from bot.models import Event, Person, Role
+from bot.models import Event, Role
 
 logger = logging.getLogger(__name__)
 
@@ -297,16 +298,22 @@ def enrol_joiner(database: Database, *, workspace_id: int, channel_id: str, slac
         return True
 
 
+# Members asked for a page at a time (conversations.members, Tier 4): a 5,000-member channel is ten
+# calls, and each page is enrolled in a few statements (people.BULK_ROWS).
+MEMBERS_PAGE = 500
+
+
 def enrol_channel_members(
     database: Database, client: WebClient, *, event_id: int, channel_id: str, exclude: frozenset[str]
 ) -> None:
     """Everyone in the channel now (but the excluded, e.g. the app itself) is an attendee.
 
     Called when the session opens and before a reminder fans out; joiners are added as they come.
+    Every page is read before the one transaction that enrols them, which holds no Slack call.
     """
     members: list[str] = []
     try:
-        for page in client.conversations_members(channel=channel_id, limit=200):
+        for page in client.conversations_members(channel=channel_id, limit=MEMBERS_PAGE):
             members.extend(page["members"])
     except SlackApiError as error:
         logger.warning("could not list members of %s: %s", channel_id, error.response.get("error"))
@@ -318,17 +325,17 @@ def enrol_channel_members(
 
 # --- people's profiles ---------------------------------------------------------------------------------
 
-# users.info answers are trusted this long before eventbot asks again.
+# users.info answers are trusted this long before eventbot asks again; `user_change` events keep
+# them fresh meanwhile.
 PROFILE_MAX_AGE = timedelta(hours=12)
 PROFILE_LOOKUP_THREADS = 8
-
-
-@dataclass(frozen=True)
-class Profile:
-    timezone: str | None
-    is_bot: bool
-    is_deleted: bool
-    display_name: str | None
+# Above this many stale profiles, paging through users.list (Tier 2, about 20 calls a minute, up to
+# USERS_LIST_PAGE people a call) is far quicker than users.info for each (Tier 4, about 100 a
+# minute: 5,000 people would take 50 minutes).
+USERS_INFO_AT_MOST = 50
+USERS_LIST_PAGE = 500
+# users.info answers stored a batch at a time, so a fan-out can start on the first ones.
+USERS_INFO_BATCH = 100
 
 
 def _look_up(client: WebClient, slack_user_id: str) -> Profile | None:
@@ -342,9 +349,13 @@ def _look_up(client: WebClient, slack_user_id: str) -> Profile | None:
     except OSError as error:
         logger.warning("users.info %s: %s", slack_user_id, error)
         return None
-    profile = user.get("profile") or {}
+    return profile_of(user)
+
+
+def profile_of(user: dict) -> Profile:
+    """A users.info or users.list `user`, or a `user_change` event's, as eventbot keeps it."""
     return Profile(
-        timezone=user.get("tz") or None,
+        timezone=user["tz"][:64] if isinstance(user.get("tz"), str) and user["tz"] else None,
         is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
         is_deleted=bool(user.get("deleted")),
         display_name=shown_name(user),
@@ -361,52 +372,74 @@ def shown_name(user: dict) -> str | None:
     return None
 
 
-def profile_changed(database: Database, *, workspace_id: int, user: dict) -> bool:
+def profile_changed(database: Database, *, workspace_id: int, user: dict, now: datetime | None = None) -> bool:
     """Slack's `user_change`: a person eventbot knows is renamed, moved zone or deactivated.
 
+    The profile counts as fresh from then on, so a reminder's fan-out does not ask Slack again.
     Nobody new is added (a workspace's every profile edit arrives here); False if not known.
     """
     slack_user_id = user.get("id")
     if not isinstance(slack_user_id, str):
         return False
-    name = shown_name(user)
     with unit_of_work(database) as session:
-        person = session.scalar(select(Person).where(Person.workspace_id == workspace_id,
-                                                     Person.slack_user_id == slack_user_id))
-        if person is None:
-            return False
-        if name:
-            person.display_name = name
-        if isinstance(user.get("tz"), str) and user["tz"]:
-            person.timezone = user["tz"][:64]
-        person.is_deleted = bool(user.get("deleted"))
-    return True
+        return bool(people.record_profiles(session, workspace_id=workspace_id, now=now or utcnow(),
+                                           profiles={slack_user_id: profile_of(user)}))
+
+
+def fresh_profiles(database: Database, client: WebClient, *, workspace_id: int, slack_user_ids: list[str],
+                   now: datetime, max_age: timedelta = PROFILE_MAX_AGE) -> Iterator[list[str]]:
+    """The people listed, in batches, each batch once its profiles (zone, bot, deactivated) are fresh.
+
+    People whose profile is fresh come first, at once; then, for many stale ones, each page of
+    users.list as it arrives; then users.info for the few left (a Slack Connect guest is in no page
+    of users.list), a batch at a time. Every person listed is in exactly one batch: one Slack could
+    not tell about keeps what was stored, and one eventbot has no row for comes last.
+    """
+    wanted = list(dict.fromkeys(slack_user_ids))
+    with unit_of_work(database) as session:
+        known, fresh = people.profiles_known(session, workspace_id=workspace_id, slack_user_ids=wanted,
+                                             fresh_since=now - max_age)
+    stale = [s for s in wanted if s in known and s not in fresh]
+    if fresh:
+        yield [s for s in wanted if s in fresh]
+    if len(stale) > USERS_INFO_AT_MOST:
+        left = set(stale)
+        try:
+            for page in client.users_list(limit=USERS_LIST_PAGE):
+                profiles = {u["id"]: profile_of(u) for u in page.get("members") or []
+                            if isinstance(u, dict) and isinstance(u.get("id"), str)}
+                with unit_of_work(database) as session:
+                    people.record_profiles(session, workspace_id=workspace_id, profiles=profiles, now=now)
+                batch = [s for s in profiles if s in left]
+                left.difference_update(batch)
+                if batch:
+                    yield batch
+                if not left:
+                    break
+        except SlackApiError as error:
+            logger.warning("users.list: %s; asking users.info instead", error.response.get("error"))
+        except OSError as error:  # the client's retries of a dropped connection ran out
+            logger.warning("users.list: %s; asking users.info instead", error)
+        stale = [s for s in stale if s in left]
+    for start in range(0, len(stale), USERS_INFO_BATCH):
+        batch = stale[start:start + USERS_INFO_BATCH]
+        with ThreadPoolExecutor(max_workers=PROFILE_LOOKUP_THREADS, thread_name_prefix="users-info") as pool:
+            found = dict(zip(batch, pool.map(lambda uid: _look_up(client, uid), batch)))
+        with unit_of_work(database) as session:
+            people.record_profiles(session, workspace_id=workspace_id, now=now,
+                                   profiles={s: profile for s, profile in found.items() if profile})
+        yield batch
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        yield unknown
 
 
 def refresh_profiles(database: Database, client: WebClient, *, workspace_id: int,
-                     slack_user_ids: list[str], now: datetime, max_age: timedelta = PROFILE_MAX_AGE) -> int:
-    """Ask Slack (users.info) about people whose time zone, bot flag or deactivation is not fresh."""
-    with unit_of_work(database) as session:
-        stale = list(session.scalars(
-            select(Person.slack_user_id).where(
-                Person.workspace_id == workspace_id, Person.slack_user_id.in_(slack_user_ids),
-                or_(Person.profile_refreshed_at.is_(None), Person.profile_refreshed_at < now - max_age))))
-    if not stale:
-        return 0
-    with ThreadPoolExecutor(max_workers=PROFILE_LOOKUP_THREADS, thread_name_prefix="users-info") as pool:
-        found = dict(zip(stale, pool.map(lambda uid: _look_up(client, uid), stale)))
-    with unit_of_work(database) as session:
-        for person in session.scalars(select(Person).where(
-                Person.workspace_id == workspace_id, Person.slack_user_id.in_([u for u, p in found.items() if p]))):
-            profile = found[person.slack_user_id]
-            assert profile is not None
-            person.timezone = profile.timezone or person.timezone
-            person.is_bot = profile.is_bot
-            person.is_deleted = profile.is_deleted
-            # Slack's name wins: a name typed into a programme file may be out of date.
-            person.display_name = profile.display_name or person.display_name
-            person.profile_refreshed_at = now
-    return sum(1 for profile in found.values() if profile)
+                     slack_user_ids: list[str], now: datetime, max_age: timedelta = PROFILE_MAX_AGE) -> None:
+    """Ask Slack about people whose time zone, bot flag or deactivation is not fresh (see fresh_profiles)."""
+    for _ in fresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=slack_user_ids, now=now,
+                            max_age=max_age):
+        pass
 
 
 def name_the_unnamed(database: Database, client: WebClient, *, workspace_id: int, slack_user_ids: Iterable[str],
@@ -424,8 +457,11 @@ def name_the_unnamed(database: Database, client: WebClient, *, workspace_id: int
             Person.is_deleted.is_(False))))
     if not unnamed:
         return False
-    return refresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=unnamed, now=now,
-                            max_age=timedelta(0)) > 0
+    refresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=unnamed, now=now, max_age=timedelta(0))
+    with unit_of_work(database) as session:
+        return session.scalar(select(Person.id).where(
+            Person.workspace_id == workspace_id, Person.slack_user_id.in_(unnamed),
+            Person.display_name.is_not(None)).limit(1)) is not None
 
 
 # --- events over time: cancel, postpone, duplicate -------------------------------------------------

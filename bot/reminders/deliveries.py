@@ -55,11 +55,14 @@ def fan_out(session: Session, *, reminder_id: int, recipients: Iterable[tuple[st
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The rows go as parameters of one cached statement (SQLAlchemy's "insertmanyvalues" sends them
+    # 500 to a statement): a VALUES clause built from them would be compiled afresh for every chunk,
+    # which cost more than the database's work in a fan-out of thousands.
+    statement = insert(Delivery.__table__).on_conflict_do_nothing(
+        index_elements=["reminder_id", "recipient_slack_id"]).returning(Delivery.__table__.c.id)
     added = 0
     for start in range(0, len(rows), 500):
-        statement = insert(Delivery.__table__).values(rows[start:start + 500]).on_conflict_do_nothing(
-            index_elements=["reminder_id", "recipient_slack_id"]).returning(Delivery.__table__.c.id)
-        added += len(session.execute(statement).all())
+        added += len(session.execute(statement, rows[start:start + 500]).all())
     if added:
         wake_senders(session)
     return added

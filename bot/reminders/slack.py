@@ -1,5 +1,6 @@
 """Reminders in Slack: the `/event remind` form's transactions, fanning a due reminder out to its
-recipients (their profiles and time zones come from `users.info`), and telling organisers of missed ones.
+recipients (their profiles and time zones come from pages of `users.list`, or from `user_change`
+events, `users.info` only for a few), and telling organisers of missed ones.
 
 A reminder waits, `scheduled`, until it is due; the scheduler's leader then fans it out: one
 delivery row per recipient with its own due time (`bot/reminders/deliveries.py`), after which any
@@ -9,7 +10,7 @@ number of senders deliver them (bot/slack/sender.py, the `reminder` kind in bot/
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,7 +25,7 @@ from bot.db import Database, unit_of_work
 from bot.events import people
 from bot.events import slack as events_slack
 from bot.events.rules import event_to_run
-from bot.events.slack import refresh_profiles
+from bot.events.slack import fresh_profiles
 from bot.models import (
     Delivery,
     DeliveryStatus,
@@ -65,7 +66,7 @@ from bot.reminders.timing import timed_from_close
 from bot.workspaces import installed, mark_uninstalled
 
 logger = logging.getLogger(__name__)
-# Recipients looked up and written at a time, so sending starts before a large fan-out is complete.
+# Recipients written at a time, so sending starts before a large fan-out is complete.
 FAN_OUT_CHUNK = 100
 
 
@@ -176,19 +177,16 @@ def candidates_for(database: Database, client: WebClient, *, reminder_id: int,
                 if p.slack_user_id != bot_user_id and p.slack_user_id not in done]
 
 
-def recipients_among(database: Database, client: WebClient, *, reminder_id: int, candidates: list[str],
-                     now: datetime) -> list[tuple[str, datetime]]:
-    """Of these candidates, who gets the reminder (no bots, no deactivated accounts), and when each is due."""
+def recipients_among(database: Database, *, reminder_id: int, candidates: list[str]) -> list[tuple[str, datetime]]:
+    """Of these candidates, whose profiles are fresh, who gets the reminder (no bots, no deactivated
+    accounts), and when each is due: a time for each reader is in the reader's zone."""
     with unit_of_work(database) as session:
         reminder = session.get_one(Reminder, reminder_id)
         event = session.get_one(Event, reminder.event_id)
         if reminder.audience == ReminderAudience.CHANNEL:
             return [(event.channel_id, reminder.due_at)]
-        workspace_id = event.workspace_id
-    refresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=candidates, now=now)
-    with unit_of_work(database) as session:
         found = {p.slack_user_id: p for p in session.scalars(select(Person).where(
-            Person.workspace_id == workspace_id, Person.slack_user_id.in_(candidates)))}
+            Person.workspace_id == event.workspace_id, Person.slack_user_id.in_(candidates)))}
         result = []
         for slack_user_id in candidates:
             person = found.get(slack_user_id)
@@ -198,6 +196,20 @@ def recipients_among(database: Database, client: WebClient, *, reminder_id: int,
                    if reminder.local_time_for_recipient else reminder.due_at)
             result.append((slack_user_id, due))
         return result
+
+
+def candidates_as_profiles_come(database: Database, client: WebClient, *, reminder_id: int,
+                                candidates: list[str], now: datetime) -> Iterator[list[str]]:
+    """The candidates in batches whose profiles are fresh (users.list pages for a large audience);
+    a channel post needs none."""
+    with unit_of_work(database) as session:
+        reminder = session.get_one(Reminder, reminder_id)
+        workspace_id = session.get_one(Event, reminder.event_id).workspace_id
+        in_channel = reminder.audience == ReminderAudience.CHANNEL
+    if in_channel:
+        yield candidates
+        return
+    yield from fresh_profiles(database, client, workspace_id=workspace_id, slack_user_ids=candidates, now=now)
 
 
 # --- the scheduler leader's tick -------------------------------------------------------------------
@@ -264,7 +276,8 @@ def fan_out_reminder(database: Database, client: WebClient, *, reminder_id: int,
                      bot_user_id: str | None, on_rows: Callable[[], None] | None = None) -> str:
     """Turn one due reminder into delivery rows: "fanned_out", "missed", "cancelled" or "lost" (someone else won).
 
-    Recipients are looked up and written FAN_OUT_CHUNK at a time, so the first DMs go while later
+    Recipients are written FAN_OUT_CHUNK at a time as their profiles are known (those kept fresh by
+    `user_change` at once, the rest a users.list page at a time), so the first DMs go while later
     recipients' profiles are still being read. The reminder is `sending` from the first chunk on
     and gets `fanned_out_at` after the last; a fan-out cut short is resumed from the start, and the
     rows already written are left as they are.
@@ -307,15 +320,17 @@ def fan_out_reminder(database: Database, client: WebClient, *, reminder_id: int,
 
     candidates = candidates_for(database, client, reminder_id=reminder_id, bot_user_id=bot_user_id)
     added = 0
-    for start in range(0, len(candidates), FAN_OUT_CHUNK):
-        chunk = candidates[start:start + FAN_OUT_CHUNK]
-        recipients = recipients_among(database, client, reminder_id=reminder_id, candidates=chunk, now=now)
-        with unit_of_work(database) as session:
-            if not take_over(session):
-                return "lost"  # changed, cancelled or fanned out by someone else meanwhile
-            added += deliveries.fan_out(session, reminder_id=reminder_id, recipients=recipients)
-        if on_rows is not None:
-            on_rows()
+    for batch in candidates_as_profiles_come(database, client, reminder_id=reminder_id, candidates=candidates,
+                                             now=now):
+        for start in range(0, len(batch), FAN_OUT_CHUNK):
+            chunk = batch[start:start + FAN_OUT_CHUNK]
+            recipients = recipients_among(database, reminder_id=reminder_id, candidates=chunk)
+            with unit_of_work(database) as session:
+                if not take_over(session):
+                    return "lost"  # changed, cancelled or fanned out by someone else meanwhile
+                added += deliveries.fan_out(session, reminder_id=reminder_id, recipients=recipients)
+            if on_rows is not None:
+                on_rows()
     with unit_of_work(database) as session:
         if not take_over(session):
             return "lost"

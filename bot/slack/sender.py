@@ -13,9 +13,11 @@ sender never starts a send with less than its send timeout plus a margin (20 s) 
 lease left, so a live sender's send is over before anyone else can reclaim the row. A redraw
 (`chat.update`) needs no such look: making it twice shows the same card.
 
-Rate limits: Slack answers 429 with Retry-After for the whole workspace's use of a method, so
-the sender pauses *every* thread in the process for that long (the `Pacer`) instead of letting
-each call sleep and retry on its own, and the 429ed row goes back to pending untouched.
+Rate limits: the sender paces its posts (`POSTS_PER_MINUTE`, EVENTBOT_POSTS_PER_MINUTE) so that a
+large fan-out keeps under Slack's workspace limit instead of running into it. Slack answers 429
+with Retry-After for the whole workspace's use of a method, so the sender pauses *every* thread in
+the process for that long (the `Pacer`) instead of letting each call sleep and retry on its own,
+and the 429ed row goes back to pending untouched.
 """
 
 from __future__ import annotations
@@ -143,14 +145,31 @@ def _retry_after(response: Any) -> float:
 # --- sending -----------------------------------------------------------------------------------
 
 
-class Pacer:
-    """One pause for the whole process: a 429's Retry-After holds every sender thread back."""
+# Slack allows an app "several hundred messages per minute" across a workspace (besides about one
+# a second in any one channel): a sender keeps under it by itself rather than learning it from 429s,
+# each of which stops every thread for a whole Retry-After second.
+POSTS_PER_MINUTE = 600
+# Posts a quiet sender may make at once before the pace applies (a card after a lone question waits
+# for nothing): one second's worth, as Slack's own bucket allows, less one, which stays in Slack's
+# bucket for a post that arrives a little early (threads and the network do not keep exact time).
+POST_BURST_SECONDS = 1.0
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+
+class Pacer:
+    """One pace for the whole process: chat.postMessage at most `posts_per_minute` (a token bucket
+    of one second's worth), and a 429's Retry-After holding every sender thread back."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *,
+                 posts_per_minute: float = POSTS_PER_MINUTE) -> None:
         self._clock = clock
         self._resume_at = 0.0
         self._lock = threading.Lock()
         self.pauses = 0
+        self._rate = posts_per_minute / 60.0
+        self._capacity = max(1.0, self._rate * POST_BURST_SECONDS - 1.0)
+        self._tokens = self._capacity
+        self._updated = clock()
+        self.post_waits = 0  # posts that waited for their turn
 
     def pause(self, seconds: float) -> None:
         with self._lock:
@@ -166,6 +185,20 @@ class Pacer:
     def wait(self, stopping: threading.Event) -> None:
         while (delay := self.remaining()) > 0 and not stopping.is_set():
             stopping.wait(min(delay, 0.25))
+
+    def take_post_turn(self, stopping: threading.Event) -> None:
+        """Wait for this post's turn under the pace. A turn is taken at once (the bucket may go below
+        zero), so threads waiting together leave one after another, evenly spaced."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            self._tokens -= 1.0
+            delay = 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+            if delay:
+                self.post_waits += 1
+        if delay:
+            stopping.wait(delay)
 
 
 @dataclass
@@ -210,6 +243,7 @@ class Sender:
         clock: Callable[[], datetime] = utcnow,
         pacer: Pacer | None = None,
         client_for: Callable[[int | None], WebClient] | None = None,
+        posts_per_minute: float = POSTS_PER_MINUTE,
     ) -> None:
         self.database = database
         self.client = sender_client(client)
@@ -222,7 +256,7 @@ class Sender:
         self.threads = threads
         self.batch = batch
         self.clock = clock
-        self.pacer = pacer or Pacer()
+        self.pacer = pacer or Pacer(posts_per_minute=posts_per_minute)
         self.stopping = threading.Event()
         self._pass_lock = threading.Lock()
         self._wake = threading.Event()
@@ -381,6 +415,8 @@ class Sender:
             with unit_of_work(self.database) as session:
                 put_back(session, item, resolved=True)
             return "put_back"
+        if prepared.update_ts is None:
+            self.pacer.take_post_turn(self.stopping)
         try:
             ts = self._send(item, prepared)
         except Exception as error:

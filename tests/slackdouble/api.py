@@ -37,6 +37,8 @@ API_PREFIX = "/api/"
 RESPONSE_PREFIX = "/response/"
 UPLOAD_PREFIX = "/upload/v1/"
 FILES_PREFIX = "/files/"  # a file's url_private: read with the bot token as a Bearer header
+# Methods that take the app-level token (xapp-…) instead of the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class ApiDispatcher:
         self.internal_errors: list[str] = []
         # Set when the app is removed from the workspace: its bot token is dead from then on.
         self.bot_token_revoked = False
+        # The app-level token (xapp-…) that apps.connections.open takes, once Socket Mode is on.
+        self.app_token: str | None = None
 
     # ------------------------------------------------------------------ tokens
 
@@ -183,12 +187,19 @@ class ApiDispatcher:
 
         if not token:
             return self._finish(method, args, 200, {"ok": False, "error": "not_authed"}, arrived)
-        with self._tokens_lock:
-            known, expires = token in self._bot_tokens, self._bot_tokens.get(token)
-        if not known and token not in self._revoked_tokens:
-            return self._finish(method, args, 200, {"ok": False, "error": "invalid_auth"}, arrived)
-        if expires is not None and self._ws.wall_clock() >= expires:
-            return self._finish(method, args, 200, {"ok": False, "error": "token_expired"}, arrived)
+        if method in APP_TOKEN_METHODS or token.startswith("xapp-"):
+            # Socket Mode's connection takes the app-level token, and nothing else does.
+            if token.startswith("xoxb-") or (method not in APP_TOKEN_METHODS and token == self.app_token):
+                return self._finish(method, args, 200, {"ok": False, "error": "not_allowed_token_type"}, arrived)
+            if token != self.app_token:
+                return self._finish(method, args, 200, {"ok": False, "error": "invalid_auth"}, arrived)
+        else:
+            with self._tokens_lock:
+                known, expires = token in self._bot_tokens, self._bot_tokens.get(token)
+            if not known and token not in self._revoked_tokens:
+                return self._finish(method, args, 200, {"ok": False, "error": "invalid_auth"}, arrived)
+            if expires is not None and self._ws.wall_clock() >= expires:
+                return self._finish(method, args, 200, {"ok": False, "error": "token_expired"}, arrived)
         if self.bot_token_revoked or token in self._revoked_tokens:
             # What a bot token answers once its app has been removed (Slack's "account_inactive":
             # the token is for a deleted user or workspace when using a bot token).
@@ -297,8 +308,10 @@ class ApiDispatcher:
         page (HTML, 200), which an app that forgot the header would read as the file."""
         with self._ws.lock:
             stored = self._ws.files.get(file_id)
-            authorised = (_bearer_token(request.headers.get("Authorization")) == self._bot_token
-                          and not self.bot_token_revoked)
+            token = _bearer_token(request.headers.get("Authorization"))
+            with self._tokens_lock:
+                authorised = (token in self._bot_tokens and token not in self._revoked_tokens
+                              and not self.bot_token_revoked)
             if stored is None or not authorised or not file_visible_to_bot(self._ws, stored):
                 page = b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
                 return HttpReply(200, page, {"Content-Type": "text/html; charset=utf-8"})

@@ -16,6 +16,7 @@ from .method_table import MethodSpec, load_method_table
 from .methods import Behaviour
 from .ratelimit import RateLimiter, Scope
 from .server import DoubleServer
+from .socketmode import SocketModeServer
 from .state import Conversation, User, UserGroup, Workspace
 
 # Documented tiers, as calls per minute per method per workspace.
@@ -99,6 +100,7 @@ class SlackDouble(SlackToApp):
             deliver_events=self._deliver_events,
         )
         self._server = DoubleServer(self._dispatcher.handle, host, port)
+        self.socket_mode: SocketModeServer | None = None
 
     # ================================================================== lifecycle
 
@@ -107,7 +109,20 @@ class SlackDouble(SlackToApp):
         return self
 
     def stop(self) -> None:
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
         self._server.stop()
+
+    def use_socket_mode(self, app_token: str) -> SocketModeServer:
+        """Let the app connect over Socket Mode with this app-level token (`xapp-…`): apps.connections.open
+        answers the stand-in's ws:// URL, and what Slack sends the app goes over it from then on."""
+        if not app_token.startswith("xapp-"):
+            raise ValueError("app-level tokens start with xapp-")
+        if self.socket_mode is None:
+            self.socket_mode = SocketModeServer(app_id=self.app_id)
+        self._dispatcher.app_token = app_token
+        self._behaviour.socket_mode_url = self.socket_mode.url
+        return self.socket_mode
 
     def __enter__(self) -> SlackDouble:
         return self.start()
@@ -487,7 +502,7 @@ class SlackDouble(SlackToApp):
     # ================================================================== SlackToApp hooks
 
     def _has_app_url(self) -> bool:
-        return self._app_url is not None
+        return self._app_url is not None or self.socket_mode is not None
 
     def _require_app_url(self) -> str:
         if self._app_url is None:
@@ -504,7 +519,7 @@ class SlackDouble(SlackToApp):
     def _deliver_events(self, events: list[dict[str, Any]]) -> None:
         """Events caused by the app's own calls go out after the call is answered, as in
         Slack, one at a time and in order, from a background worker."""
-        if not events or self._app_url is None:
+        if not events or not self._has_app_url():
             return
         with self._in_flight_changed:
             self._in_flight += len(events)
@@ -518,7 +533,7 @@ class SlackDouble(SlackToApp):
         while True:
             event = self._event_queue.get()
             try:
-                if self._app_url is not None:
+                if self._has_app_url():
                     self.send_event(event)
             except Exception:  # noqa: BLE001 - keep delivering; the failure is in the app's answer log
                 pass

@@ -30,6 +30,7 @@ from .methods import (
     public_view,
 )
 from .signing import signature_headers
+from .socketmode import SocketModeServer
 from .state import VIEW_STACK_LIMIT, Conversation, Workspace
 
 DEFAULT_SUBSCRIPTIONS = frozenset({"message.channels", "message.groups", "message.im", "message.mpim", "app_mention"})
@@ -204,6 +205,8 @@ class SlackToApp:
     event_subscriptions: set[str]
     event_retry_delays: tuple[float, ...]
     verification_token: str
+    # Set once the app connects over Socket Mode: what Slack sends then goes over it, not over HTTP.
+    socket_mode: SocketModeServer | None
 
     # Hooks the host class implements.
     def _require_app_url(self) -> str:
@@ -227,9 +230,34 @@ class SlackToApp:
         """POST arbitrary bytes with exactly these headers (nothing is signed for you)."""
         return send_raw_http(self._require_app_url(), body, headers, self.app_timeout)
 
+    def _over_socket(self, kind: str, envelope_type: str, payload: dict[str, Any], *,
+                     accepts_response_payload: bool, retry_attempt: int = 0, retry_reason: str = "") -> AppResponse:
+        """Send one envelope over Socket Mode; its ack, as an answer (200 with the ack's payload, or
+        no answer within the app timeout)."""
+        assert self.socket_mode is not None
+        started = time.monotonic()
+        envelope_id = self.socket_mode.send(envelope_type, payload, accepts_response_payload=accepts_response_payload,
+                                            retry_attempt=retry_attempt, retry_reason=retry_reason)
+        ack = self.socket_mode.ack(envelope_id, timeout=self.app_timeout)
+        elapsed = time.monotonic() - started
+        if ack is None:
+            response = AppResponse(0, {}, "", None, elapsed, error="timeout")
+        else:
+            answer = ack.get("payload")
+            response = AppResponse(200, {}, json.dumps(answer) if answer is not None else "", answer, elapsed)
+        self._record_delivery(kind, payload, response)
+        return response
+
     def _post_form(
         self, kind: str, fields: Mapping[str, str], record: dict[str, Any], timestamp: int | None
     ) -> AppResponse:
+        if self.socket_mode is not None:
+            # Over Socket Mode a slash command's payload is its form fields as JSON, an interaction's
+            # is the payload itself; Slack waits for an answer to commands, form submissions and
+            # option lists only.
+            return self._over_socket(kind, "slash_commands" if kind == "slash_command" else "interactive", record,
+                                     accepts_response_payload=kind in ("slash_command", "view_submission",
+                                                                       "block_suggestion"))
         body = urlencode(fields).encode()
         response = self._transport.post(
             self._require_app_url(),
@@ -610,6 +638,9 @@ class SlackToApp:
         ``retry_num`` to imitate Slack's retries."""
         with self._ws.lock:
             envelope = self._envelope(copy.deepcopy(event), event_id)
+        if self.socket_mode is not None:
+            return self._over_socket("event", "events_api", envelope, accepts_response_payload=False,
+                                     retry_attempt=retry_num or 0, retry_reason=retry_reason if retry_num else "")
         extra = {}
         if retry_num is not None:
             extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}

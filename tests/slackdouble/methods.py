@@ -56,6 +56,8 @@ class Behaviour:
     chat_write_public: bool = False
     # Free workspaces have no user groups: usergroups.* answer plan_upgrade_required.
     usergroups_available: bool = True
+    # Where apps.connections.open sends the app (SlackDouble.use_socket_mode); None: Socket Mode is off.
+    socket_mode_url: str | None = None
 
 
 class Args:
@@ -737,9 +739,18 @@ def users_lookup_by_email(ctx: Context) -> dict[str, Any]:
 @implements("users.list")
 def users_list(ctx: Context) -> dict[str, Any]:
     now = ctx.ws.wall_clock()
-    everyone = [u.to_api(now, include_locale=ctx.args.bool("include_locale")) for u in ctx.ws.users.values()]
+    everyone = list(ctx.ws.users.values())
+    # Only the page asked for is rendered: a workspace of thousands is paged through many times.
     page, next_cursor = _page(everyone, ctx, default_limit=len(everyone) or 1, max_limit=max(1000, len(everyone)))
-    return {"ok": True, "members": page, "cache_ts": int(now), "response_metadata": {"next_cursor": next_cursor}}
+    members = [u.to_api(now, include_locale=ctx.args.bool("include_locale")) for u in page]
+    return {"ok": True, "members": members, "cache_ts": int(now), "response_metadata": {"next_cursor": next_cursor}}
+
+
+@implements("apps.connections.open")
+def apps_connections_open(ctx: Context) -> dict[str, Any]:
+    if ctx.behaviour.socket_mode_url is None:
+        raise ApiError("not_allowed_token_type")
+    return {"ok": True, "url": ctx.behaviour.socket_mode_url}
 
 
 @implements("usergroups.users.list")
