@@ -34,7 +34,7 @@ from bot.events.rules import (
     moving_problems,
     update_event,
 )
-from bot.models import Event, Role
+from bot.models import Event, Person, Role
 
 logger = logging.getLogger(__name__)
 
