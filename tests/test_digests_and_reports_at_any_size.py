@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine, select
+from slack_sdk import WebClient
+from sqlalchemy import Engine, select, update
 
 from bot.db import Database, unit_of_work
 from bot.events import people
@@ -35,6 +36,10 @@ CLOSED_AT = utc(2026, 11, 19, 17, 0)
 PARTNERS = ["NHS North", "NHS South", "University of Leeds"]
 
 
+# Everyone is named already, so exporting asks Slack nothing: a call here would fail the test.
+NOWHERE = WebClient(token="xoxb-never-used", base_url="http://127.0.0.1:9/")
+
+
 def grow(database: Database, event_id: int, *, to: int) -> None:
     """Up to `to` attendees, each with an organisation, a question (voted on by two others), a
     reflection; some questions answered after the close, some forms completed."""
@@ -49,6 +54,9 @@ def grow(database: Database, event_id: int, *, to: int) -> None:
         start = len(session.scalars(select(Question.id).where(Question.event_id == event_id)).all())
         ids = [f"U0MANY{n:05d}" for n in range(to)]
         people.add_attendees(session, event=event, slack_user_ids=ids)
+        # Named, as people are once a CSV has asked Slack for their names: reading costs no lookups.
+        session.execute(update(Person).where(Person.slack_user_id.in_(ids), Person.display_name.is_(None))
+                        .values(display_name=Person.slack_user_id))
         person_ids = dict(session.execute(select(Person.slack_user_id, Person.id).where(
             Person.slack_user_id.in_(ids))).all())
         for n in range(start, to):
@@ -78,12 +86,14 @@ def grow(database: Database, event_id: int, *, to: int) -> None:
 
 def statements_to_read_everything(database: Database, engine: Engine, event_id: int) -> tuple[int, dict[str, int]]:
     """What a chair reads after the event: the digest and its CSV, the reflections, the report."""
+    workspace_id = _workspace(database, event_id)
     with counting_queries(engine) as statements:
-        digest, _ = questions_slack.export_digest(database, event_id=event_id, status_filter=StatusFilter.ALL)
+        digest, _ = questions_slack.export_digest(database, event_id=event_id, status_filter=StatusFilter.ALL,
+                                                  client=NOWHERE, workspace_id=workspace_id, now=CLOSED_AT)
         digest_statements = len(statements)
-        _, shared, _ = reflections_slack.export(database, event_id=event_id)
+        _, shared, _ = reflections_slack.export(database, NOWHERE, event_id=event_id, now=CLOSED_AT)
         reflection_statements = len(statements) - digest_statements
-        report = reports_slack.report_for(database, workspace_id=_workspace(database, event_id), channel_id=CHANNEL,
+        report = reports_slack.report_for(database, workspace_id=workspace_id, channel_id=CHANNEL,
                                           slack_user_id=ORGANISER)
         report_csv(report)
         report_markdown(report)
