@@ -1,5 +1,5 @@
 """Upvoting in Slack: each click is acked at once, and once the vote is written the voter is told
-privately whether it counts or was taken back. (A refused click, on a question answered since the card
+privately that it counts (the first time), or that it was taken back (every time). (A refused click, on a question answered since the card
 was drawn, is told why through the same path: `tests/test_questions.py` covers the reasons.)"""
 
 from __future__ import annotations
@@ -35,5 +35,16 @@ def test_a_voter_is_told_privately_whether_their_vote_counts(app: RunningApp, sl
     click(slack, VOTER, card, "question_upvote")
     assert "taken back" in told(slack, before)
     slack.wait_for(lambda: "Upvote (1)" not in str(cards(slack)[0]["blocks"]), timeout=15)
+
+    # Voting again, and on another question: it counts, and they are not told so a second time.
+    ask(slack, ATTENDEES[1], "What would the patients say?")
+    slack.wait_for(lambda: len(cards(slack)) == 2, timeout=10)
+    before = len(slack.ephemeral(CHANNEL, VOTER))
+    for each in cards(slack):
+        time.sleep(2.2)
+        click(slack, VOTER, each, "question_upvote")
+    slack.wait_for(lambda: str([c["blocks"] for c in cards(slack)]).count("Upvote (1)") == 2, timeout=20)
+    time.sleep(1.0)
+    assert [m["text"] for m in slack.ephemeral(CHANNEL, VOTER)[before:]] == []
 
     assert "Traceback" not in app.log()

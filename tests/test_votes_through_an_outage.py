@@ -65,7 +65,7 @@ def test_clicks_acknowledged_during_a_ten_second_outage_are_all_counted_once_it_
     finished.join(timeout=60)
     assert not finished.is_alive(), "the waiting votes were never written"
     assert votes_on(database, question_id) == len(VOTERS)
-    # Each voter hears that their vote counts, and nothing about the outage.
+    # Each voter hears that their vote counts (their first in this event), and nothing about the outage.
     wait_until(lambda: len(told) == len(VOTERS))
     assert {reason for _, reason in told} == {COUNTS}
 

@@ -224,6 +224,13 @@ class VoteClick:
     at: datetime
 
 
+def events_of(session: Session, *, question_ids: set[int]) -> dict[int, int]:
+    """The event of each question, in one statement."""
+    if not question_ids:
+        return {}
+    return dict(session.execute(select(Question.id, Question.event_id).where(Question.id.in_(question_ids))).all())
+
+
 def record_votes(session: Session, *, clicks: list[VoteClick],
                  redraw_at: datetime | None = None) -> tuple[set[int], list[tuple[int, str]], dict[int, bool]]:
     """A batch of clicks, in the order they came, with the rules of `toggle_vote` and a fixed number

@@ -14,8 +14,10 @@ The queue is in memory: votes clicked in the last moments before a crash are los
 their vote missing from the count and clicks again); questions themselves are stored before the ack.
 A process that is stopped (SIGTERM) writes what is queued before it exits.
 
-Each voter is then told privately whether their click counted (their vote stands, was taken back,
-or was refused and why), only after the write committed, so what they are told is what is stored.
+Each voter is then told privately whether their click counted, only after the write committed, so
+what they are told is what is stored: a vote taken back or refused (and why), every time; a vote
+that counts, the first time in an event (a room voting on thirty questions does not want thirty
+"your vote counts" lines, and each would cost a call to Slack).
 Telling is an HTTP call per click, so it runs on a few threads of its own: the writer goes back to
 the queue at once, and no acknowledgement waits on it.
 
@@ -58,7 +60,8 @@ NOT_COUNTED = ("Your upvote was not counted: eventbot's database is not answerin
                "Please click Upvote again in a few minutes.")
 # Threads telling voters what became of their clicks (each a post to the click's response_url).
 TELLING_THREADS = 4
-COUNTS = "Your vote counts. Click Upvote again to take it back."
+COUNTS = ("Your vote counts. Click Upvote again to take it back. From now on you hear from me only "
+          "when a click of yours does not add a vote.")
 TAKEN_BACK = "Your vote was taken back, so it no longer counts."
 
 
@@ -81,6 +84,9 @@ class VoteRecorder:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._telling = ThreadPoolExecutor(max_workers=TELLING_THREADS, thread_name_prefix="vote-telling")
+        # (workspace, event, voter) told that their votes count. Held in memory: after a restart a
+        # voter may hear it once more, which is harmless.
+        self._told_counts: set[tuple[int, int, str]] = set()
 
     def submit(self, click: Click) -> None:
         with self._lock:
@@ -166,7 +172,16 @@ class VoteRecorder:
                     questions.VoteClick(click.workspace_id, click.question_id, click.voter_slack_id, click.at)
                     for click in batch], redraw_at=max(click.at for click in batch))
                 answers = [(batch[index], reason) for index, reason in refused]
-                answers += [(batch[index], COUNTS if counts else TAKEN_BACK) for index, counts in stands.items()]
+                event_of = questions.events_of(session, question_ids={batch[index].question_id for index in stands})
+                for index, counts in sorted(stands.items()):
+                    click = batch[index]
+                    if not counts:
+                        answers.append((click, TAKEN_BACK))
+                        continue
+                    voter = (click.workspace_id, event_of[click.question_id], click.voter_slack_id)
+                    if voter not in self._told_counts:
+                        self._told_counts.add(voter)
+                        answers.append((click, COUNTS))
         except DatabaseUnavailable:
             return batch
         except Exception:
