@@ -18,6 +18,7 @@ import handlers
 from bot.config import Settings
 from bot.db import Database, make_engine, make_session_factory, unit_of_work
 from bot.errors import DatabaseUnavailable, NotYet
+from bot.home import posts as home_posts
 from bot.outbox import Kind
 from bot.questions import posts as question_posts
 from bot.questions.votes import VoteRecorder
@@ -65,7 +66,7 @@ class Runtime:
 
 def outbox_kinds() -> dict[str, Kind]:
     """Every domain's kinds of post, for the sender: the composition root is where they meet."""
-    return {**run_of_show_posts.kinds(), **question_posts.kinds(), **reminder_posts.kinds()}
+    return {**run_of_show_posts.kinds(), **question_posts.kinds(), **reminder_posts.kinds(), **home_posts.kinds()}
 
 
 def make_runtime(settings: Settings) -> Runtime:

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from bot import outbox
+from bot import home_tabs, outbox
 from bot.errors import UserError
 from bot.events import people
 from bot.events.rules import current_event, event_to_run, latest_event
@@ -539,6 +539,7 @@ def request_card(session: Session, *, question: Question, now: datetime) -> None
     event = session.get_one(Event, question.event_id)
     outbox.enqueue(session, kind=QUESTION_CARD, recipient=event.channel_id, now=now, workspace_id=event.workspace_id,
                    event_id=event.id, subject_id=question.id, dedupe_key=f"card:{question.id}")
+    home_tabs.refresh_for_questions(session, question_ids=[question.id], now=now)
 
 
 # A redraw waits this long, so the changes of a burst (votes clicked together) make one redraw.
@@ -571,6 +572,8 @@ def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *
     """
     if not cards:
         return
+    # Whatever changes a card changes the Home tabs that list its question.
+    home_tabs.refresh_for_questions(session, question_ids=[card[0] for card in cards], now=now)
     waiting = session.execute(
         select(Delivery.workspace_id, Delivery.coalesce_key, Delivery.next_attempt_at).where(
             Delivery.kind == CARD_REDRAW, Delivery.status == DeliveryStatus.PENDING,
