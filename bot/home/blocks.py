@@ -167,7 +167,7 @@ def _queue_blocks(item: QueueItem) -> list[Any]:
     about = [f"asked by {_who(item.asker_slack_id)}", _votes(item.votes), _title(item.event_title)]
     if item.presenter_slack_id:
         about.insert(1, f"for <@{item.presenter_slack_id}>")
-    state = ":hourglass: Waiting for approval" if item.status == QuestionStatus.AWAITING_APPROVAL else STATUS_LINES[item.status]
+    state = STATUS_LINES[item.status]
     return [SectionBlock(text=MarkdownTextObject(
         text=f":question: {truncate(escape(item.text), TEXT_ROOM)}\n_{' · '.join(about)}_ · {state}"),
         accessory=moderation_menu(item.question_id, item.status))]

@@ -6,6 +6,7 @@ pending row per person: whatever happened meanwhile, the tab published is the on
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,6 +20,8 @@ from bot.home.blocks import home_view
 from bot.home_tabs import HOME
 from bot.models import HomeTab, Person
 from bot.outbox import Claimed, Kind, Prepared
+
+logger = logging.getLogger(__name__)
 
 
 def render(session: Session, *, workspace_id: int, slack_user_id: str, now: datetime,
@@ -47,7 +50,8 @@ class HomeTabPost:
         pass
 
     def failed(self, session: Session, item: Claimed, error: str, now: datetime) -> None:
-        pass  # the tab shows what it showed before; opening it draws it again
+        # Nobody to tell: the tab shows what it showed before, and opening it draws it again.
+        logger.info("Home of %s could not be published: %s", item.recipient, error)
 
 
 def kinds() -> dict[str, Kind]:
