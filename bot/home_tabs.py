@@ -19,9 +19,9 @@ from bot import outbox
 from bot.models import EventRole, FollowUp, HomeTab, Person, Question, Role
 
 HOME = "home"
-# A change waits this long before the tab is drawn, so a burst of changes (a vote storm, a chair
-# working down the queue) is one views.publish per person, showing all of them.
-REDRAW_AFTER = timedelta(seconds=1)
+# A change waits this long before the tab is drawn, so a burst of changes (questions pouring in, a
+# chair working down the queue) is one views.publish per person, showing all of them.
+REDRAW_AFTER = timedelta(seconds=2)
 # Who moderates an event's questions, and so sees its queue on their Home.
 QUEUE_KEEPERS = (Role.ORGANISER, Role.CHAIR, Role.MODERATOR)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
 from bot import home_tabs
@@ -40,11 +42,13 @@ from bot.models import (
 )
 from bot.questions import rules as questions
 from bot.workspaces import ensure_workspace
+from tests.cast import ATTENDEES
 from tests.slackdouble.blockkit import validate_view
 
 CHANNEL = "C0HOME"
 CHAIR, PRESENTER, ALICE, BOB = "U0CHAIR", "U0PRESENT", "U0ALICE", "U0BOB"
 NOW = datetime(2031, 3, 3, 15, 0, tzinfo=timezone.utc)
+ALICE_IN_DOUBLE = ATTENDEES[0]  # a person the local Slack knows
 
 
 @pytest.fixture
@@ -140,7 +144,10 @@ def test_a_chairs_queue_at_0_1_and_150_questions(database: Database, world: tupl
     open_home(database, workspace_id, CHAIR)
     empty = valid(view_of(database, workspace_id, CHAIR))
     assert "No question is waiting for you" in str(empty["blocks"])
-    assert '"event_id": %d' % event_id in str(empty["blocks"]) or f'{{"event_id": {event_id}}}' in str(empty)
+    # The programme editor's button, as agreed with it: its action id and the event in a JSON value.
+    editor = [e for b in empty["blocks"] if b["type"] == "actions" for e in b["elements"]
+              if e["action_id"] == "programme_open_editor"]
+    assert [json.loads(e["value"]) for e in editor] == [{"event_id": event_id}]
 
     first = ask(database, workspace_id, "The first one?")
     one = valid(view_of(database, workspace_id, CHAIR))
@@ -225,3 +232,20 @@ def test_only_people_who_opened_home_get_it_redrawn_once_per_burst(database: Dat
 def test_a_page_button_not_as_eventbot_made_it_is_refused(value: object) -> None:
     with pytest.raises(HomeError, match="out of date"):
         home.check_page_request(value)
+
+
+def test_the_slack_double_holds_a_home_tab_to_slacks_limits(client) -> None:  # type: ignore[no-untyped-def]
+    """What the scenario tests rely on: views.publish refuses a Home Slack would refuse."""
+    def section(n: int) -> dict:
+        return {"type": "section", "text": {"type": "mrkdwn", "text": f"line {n}"}}
+    assert client.views_publish(user_id=ALICE_IN_DOUBLE, view={"type": "home",
+                                                               "blocks": [section(n) for n in range(100)]})["ok"]
+    too_many = {"type": "home", "blocks": [section(n) for n in range(101)]}
+    twin_buttons = {"type": "home", "blocks": [{"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "A"}, "action_id": "same"},
+        {"type": "button", "text": {"type": "plain_text", "text": "B"}, "action_id": "same"}]}]}
+    long_text = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]}
+    for view in (too_many, twin_buttons, long_text):
+        with pytest.raises(SlackApiError) as refused:
+            client.views_publish(user_id=ALICE_IN_DOUBLE, view=view)
+        assert refused.value.response["error"] == "invalid_arguments"

@@ -240,3 +240,20 @@ def test_150_of_everything_is_paged_within_slacks_limits(app: RunningApp, slack:
     wait_for_home(slack, asker, lambda text: "evaluation_completed" not in text)
     with unit_of_work(sessions) as session:
         assert session.scalar(select(func.count()).select_from(HomeTab)) == 3
+
+
+def test_a_question_awaiting_approval_is_approved_from_home(app: RunningApp, slack: SlackDouble) -> None:
+    assert "approval" in chair(slack, "approval on").lower()
+    open_home(slack, CHAIR)
+    ask(slack, ATTENDEES[4], "Can we see the slides afterwards?")
+    wait_for_home(slack, CHAIR, lambda text: "Can we see the slides afterwards?" in text and "approval" in text)
+    assert not cards(slack), "a question awaiting approval has no card yet"
+    menu = home_button(slack, CHAIR, "question_more")
+    assert [o["value"].partition(":")[0] for o in menu["options"]] == ["approve", "dismiss"]
+    before = len(slack.dms(CHAIR))
+    click_home(slack, CHAIR, "question_more", selected_option=menu["options"][0]["value"])
+    card = slack.wait_for(lambda: cards(slack), timeout=15)[0]
+    assert "slides afterwards" in card_text(card)
+    # Answered by DM (Home has nowhere else to answer), and the queue shows it open now.
+    assert "Approved by" in slack.wait_for(lambda: dm_texts(slack, CHAIR)[before:], timeout=10)[-1]
+    wait_for_home(slack, CHAIR, lambda text: "answered_live:" in text)

@@ -561,6 +561,10 @@ def request_redraws(session: Session, *, question_ids: Iterable[int], now: datet
         select(Question.id, Event.id, Event.workspace_id, Event.channel_id)
         .join(Event, Event.id == Question.event_id).where(Question.id.in_(sorted(set(question_ids))))).all()
     _enqueue_redraws(session, [tuple(row) for row in found], now=now)
+    # A moderation, an answer or a merge changes the Home tabs that list the question too. Votes
+    # (record_votes) do not redraw Homes: a vote storm would become a views.publish storm, and
+    # a 429 there pauses every post of the process.
+    home_tabs.refresh_for_questions(session, question_ids=[row[0] for row in found], now=now)
 
 
 def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *, now: datetime) -> None:
@@ -572,8 +576,6 @@ def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *
     """
     if not cards:
         return
-    # Whatever changes a card changes the Home tabs that list its question.
-    home_tabs.refresh_for_questions(session, question_ids=[card[0] for card in cards], now=now)
     waiting = session.execute(
         select(Delivery.workspace_id, Delivery.coalesce_key, Delivery.next_attempt_at).where(
             Delivery.kind == CARD_REDRAW, Delivery.status == DeliveryStatus.PENDING,
