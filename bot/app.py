@@ -22,6 +22,7 @@ import handlers
 from bot.config import BOT_SCOPES, Settings
 from bot.db import Database, make_engine, make_session_factory, unit_of_work
 from bot.errors import DatabaseUnavailable, NotYet
+from bot.home import posts as home_posts
 from bot.installations import BOLT_ROTATES_WITHIN_MINUTES, InstallationStore, StateStore
 from bot.models import Workspace
 from bot.outbox import Kind
@@ -113,7 +114,7 @@ class Runtime:
 
 def outbox_kinds() -> dict[str, Kind]:
     """Every domain's kinds of post, for the sender: the composition root is where they meet."""
-    return {**run_of_show_posts.kinds(), **question_posts.kinds(), **reminder_posts.kinds()}
+    return {**run_of_show_posts.kinds(), **question_posts.kinds(), **reminder_posts.kinds(), **home_posts.kinds()}
 
 
 def make_runtime(settings: Settings) -> Runtime:

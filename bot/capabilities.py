@@ -62,6 +62,9 @@ CAPABILITIES: tuple[Capability, ...] = (
                "click, once per event, remembered; counted per organisation, never shown by name.", "attendees"),
     Capability("/event fair on|off", "Fair ordering: the question digest orders by votes but keeps organisations "
                "varied (no more than two in a row from one while another's wait).", "chairs"),
+    Capability("Home tab", "Open eventbot in Slack: your events and what comes next in them, questions to moderate, "
+               "questions asked of you and your follow-ups, your own questions and what became of them, your "
+               "reflections and forms still to fill in; it keeps up as things change.", "anyone"),
     Capability("/event privacy", "See everything eventbot holds about you in this workspace (only you see it), with "
                "the whole as a CSV in your DMs.", "anyone"),
     Capability("/event forget-me", "Be forgotten across the workspace, after confirming: your reflections, votes and "

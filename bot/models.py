@@ -534,6 +534,23 @@ class EvaluationCompletion(Base):
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class HomeTab(Base):
+    """Someone who has opened eventbot's Home tab: only they get it republished when what it shows
+    changes (a views.publish for each of 5,000 attendees who never look would be a storm), and the
+    page of each of its lists they last turned to."""
+
+    __tablename__ = "home_tabs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # {"queue": 2, ...}: the page each list shows, so a republish keeps the person where they were.
+    pages: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # Whether they may set events up (a workspace admin, a named organiser), as Slack said when they
+    # last opened it: the tab is redrawn without Slack, and its list of commands depends on it.
+    may_organise: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
 # --- Slack plumbing ----------------------------------------------------------------------------
 
 

@@ -243,6 +243,8 @@ class Prepared:
     update_ts: str | None = None  # redraw this message (chat.update) instead of posting a new one
     skip: str | None = None  # a reason not to send it at all
     later: float | None = None  # seconds to wait: it depends on something not posted yet
+    # A Home tab to publish for the user `channel` names (views.publish) instead of a message.
+    view: dict[str, Any] | None = None
 
 
 class Kind(Protocol):
@@ -447,7 +449,7 @@ def _finish(session: Session, item: Claimed, **values: Any) -> bool:
 
 
 def mark_sent(session: Session, item: Claimed, *, ts: str, now: datetime) -> bool:
-    return _finish(session, item, status=DeliveryStatus.SENT, sent_at=now, message_ts=ts, in_doubt=False,
+    return _finish(session, item, status=DeliveryStatus.SENT, sent_at=now, message_ts=ts or None, in_doubt=False,
                    last_error=None, coalesce_key=None)
 
 

@@ -293,6 +293,19 @@ def run() -> int:
         question = slack.wait_for(lambda: next((m for m in slack.messages(CHANNEL)
                                                 if m["text"].startswith("Question:")), None), timeout=15)
 
+        def show_home(user: str, heading: str) -> None:
+            home = slack.home_views[user]
+            start = next(n for n, b in enumerate(home["blocks"]) if "Your questions" in str(b))
+            print(f"\n  ({heading})")
+            for line in render_blocks(home["blocks"][start:start + 2], "")[:4]:
+                print(f"      {line}")
+
+        transcript.say(ATTENDEES[5], "(opens eventbot's Home tab)")
+        slack.send_event({"type": "app_home_opened", "user": ATTENDEES[5], "tab": "home"})
+        slack.wait_for(lambda: "provider collaborative do first" in str(slack.home_views.get(ATTENDEES[5])),
+                       timeout=15)
+        show_home(ATTENDEES[5], "their Home: what became of their questions")
+
         print("\n(Slack drops the connection just after posting the next card: eventbot cannot tell whether it "
               "was posted, looks for it by its metadata, and does not post it twice.)")
         slack.fail_next("chat.postMessage", count=1, mode="drop_after")
@@ -328,6 +341,8 @@ def run() -> int:
             "value": "Agree a shared aim and one measure with the partner trusts, then test small changes together."}})
         slack.wait_for(lambda: slack.dms(ATTENDEES[5]), timeout=15)
         transcript.show_new()
+        slack.wait_for(lambda: "Answered in the thread" in str(slack.home_views[ATTENDEES[5]]), timeout=15)
+        show_home(ATTENDEES[5], "Attendee 6's Home, redrawn without being opened again")
         command(CHAIR, "fair on")
         command(CHAIR, "questions all")
         command(CHAIR, "close")

@@ -65,7 +65,8 @@ def open_answer_form(ack: Ack, body: dict, action: dict, context: BoltContext, c
 
 def moderate_from_menu(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient,
                        respond: Respond) -> None:
-    """The card's overflow: one click for answered live and follow-up, a form for the rest."""
+    """The card's overflow (and the Home tab's queue): one click for answered live, follow-up and
+    approve, a form for the rest."""
     try:
         choice = payloads.selected_value(action).partition(":")[0]
     except payloads.OutOfDate:
@@ -76,6 +77,8 @@ def moderate_from_menu(ack: Ack, body: dict, action: dict, context: BoltContext,
         keep_for_follow_up(ack, body, action, context, client, respond)
     elif choice == "answer":
         open_answer_form(ack, body, action, context, client, respond)
+    elif choice == "approve":
+        approve(ack, body, action, context, client, respond)
     else:
         open_more_form(ack, body, action, context, client, respond)
 

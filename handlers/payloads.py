@@ -93,6 +93,12 @@ def channel_id(body: dict[str, Any]) -> str:
     return slack_id(found, what="channel it is in")
 
 
+def from_a_view(body: dict[str, Any]) -> bool:
+    """Whether an interaction came from a view (the Home tab, a modal) rather than a message."""
+    container = body.get("container")
+    return isinstance(container, dict) and container.get("type") == "view"
+
+
 def clicked_message(body: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]], str]:
     """The ts, blocks and text of the message holding the button clicked, as Slack sends them back."""
     container, message = body.get("container"), body.get("message")

@@ -92,6 +92,10 @@ def say_completed(ack: Ack, body: dict, action: dict, context: BoltContext, clie
         event_id = payloads.positive_id(payloads.fields(action.get("value"), "event_id")["event_id"])
         completion = reminders_slack.record_completion(context["database"], workspace_id=context["workspace_id"],
                                                  event_id=event_id, slack_user_id=user, now=utcnow())
+        if payloads.from_a_view(body):
+            # The Home tab: it drops the form once drawn again; the person hears it was noted.
+            respond(reminder_blocks.completion_noted(first_time=completion.first_time).as_ephemeral())
+            return
         channel_id = payloads.channel_id(body)
         ts, blocks, text = payloads.clicked_message(body)
         if channel_id.startswith("D") and ts:

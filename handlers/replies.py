@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import UserError
 from bot.slack import messages
+from bot.slack.dm import send_dm
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ class _EphemeralInstead:
     """`respond` for an interaction that came without a response URL, where Bolt's would raise.
 
     Slack leaves it out for buttons in modals and the Home tab, and a hand-made request may too.
-    The answer goes to the person as an ephemeral message in the channel, when both are known.
+    The answer goes to the person as an ephemeral message in the channel when both are known, and
+    to their DM when only the person is (a Home tab button belongs to no channel).
     """
 
     def __init__(self, client: WebClient, *, channel_id: str | None, user_id: str | None) -> None:
@@ -69,11 +71,23 @@ class _EphemeralInstead:
     def __call__(self, message: dict[str, Any] | str = "", **_: Any) -> None:
         if isinstance(message, str):
             message = {"text": message}
-        if not (isinstance(self.channel_id, str) and isinstance(self.user_id, str)):
+        if not isinstance(self.user_id, str):
             logger.warning("could not answer a request that had no response_url: %s", message.get("text", "")[:200])
             return
-        tell(self.client, channel_id=self.channel_id, user_id=self.user_id,
-             message=messages.Message(text=message.get("text") or "", blocks=message.get("blocks") or []))
+        answer = messages.Message(text=message.get("text") or "", blocks=message.get("blocks") or [])
+        if isinstance(self.channel_id, str):
+            tell(self.client, channel_id=self.channel_id, user_id=self.user_id, message=answer)
+            return
+        try:
+            send_dm(self.client, user_id=self.user_id, message=answer)
+        except SlackApiError as error:
+            logger.warning("could not tell %s by DM: %s", self.user_id, error.response.get("error"))
+
+
+def in_channel(client: WebClient, *, channel_id: str, user_id: str) -> Respond:
+    """`respond` for answering one person privately in a channel (a Home button acting on an event
+    answers where the event's command would)."""
+    return _EphemeralInstead(client, channel_id=channel_id, user_id=user_id)  # type: ignore[return-value]
 
 
 def _respond_where_possible(context: BoltContext, next: Callable[[], None]) -> None:

@@ -13,7 +13,7 @@ BOT = ROOT / "bot"
 
 # Lowest first: a domain may import the ones before it, never one after it.
 DOMAINS = ("events", "reflections", "organisations", "run_of_show", "questions", "reminders", "reports", "privacy",
-           "programme")
+           "programme", "home")
 COMPOSITION = {"app", "cli", "server", "web", "scheduler", "rehearsal"}
 SLACK_SIDE = {"slack", "importing"}
 POSTS = {"posts"}

@@ -33,6 +33,10 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "(cards for it in the channel: 1)" in out
     assert "Your question is too long once & < > are counted as Slack shows them" in out
     assert "DM to Attendee 6 · eventbot:" in out and "*Your question has been answered*" in out
+    # Home: the asker's tab follows the answer without being opened again.
+    assert "(their Home: what became of their questions)" in out
+    home_after = out.split("(Attendee 6's Home, redrawn without being opened again)")[1].split("\n\n")[0]
+    assert "Answered in the thread" in home_after and ":speech_balloon: Agree a shared aim" in home_after
     # After the close: the chairs' open question is answered from their DM, and the channel hears how it went.
     assert "== Your questions, answered ==" in out and "2 answered after the event" in out
     assert "Minara Chowdhury (presenter): (answers from that DM" in out

@@ -564,3 +564,23 @@ def duplicate_event(session: Session, *, source: Event, details: EventDetails, o
     session.flush()
     grant_all(session, copy, [organiser_slack_id], Role.ORGANISER)
     return copy
+
+
+def audiences(session: Session, *, workspace_id: int, slack_user_id: str, may_organise: bool,
+              channel_id: str | None = None) -> frozenset[str]:
+    """Which lines of help a person sees: "chairs" if they chair or organise the channel's event
+    (any current event when no channel is given), "organisers" if they organise one or may set
+    events up (`may_organise`: a workspace admin, a named organiser)."""
+    if channel_id is not None:
+        event = latest_event(session, workspace_id=workspace_id, channel_id=channel_id)
+        events = [event] if event is not None else []
+    else:
+        events = list(session.scalars(select(Event).where(Event.workspace_id == workspace_id,
+                                                          Event.status.in_(CURRENT_STATUSES))))
+    roles = set().union(*(people.roles_of(session, event=e, slack_user_id=slack_user_id) for e in events))
+    found = set()
+    if roles & people.RUNNERS:
+        found.add("chairs")
+    if Role.ORGANISER in roles or may_organise:
+        found |= {"organisers", "chairs"}
+    return frozenset(found)

@@ -27,10 +27,10 @@ from bot.events.rules import (
     EventDetails,
     FormProblems,
     NoEventHere,
+    audiences,
     create_event,
     current_event,
     event_to_run,
-    latest_event,
     moving_problems,
     update_event,
 )
@@ -204,20 +204,10 @@ def audiences_of(database: Database, client: WebClient, *, who_may_organise: Who
     """Which lines of help a person sees: "chairs" if they chair or organise the channel's event
     (any current event when no channel is given), "organisers" if they organise one or may set
     events up."""
+    may_organise = who_may_organise.may_organise(client, slack_user_id)
     with unit_of_work(database) as session:
-        if channel_id is not None:
-            event = latest_event(session, workspace_id=workspace_id, channel_id=channel_id)
-            events = [event] if event is not None else []
-        else:
-            events = list(session.scalars(select(Event).where(Event.workspace_id == workspace_id,
-                                                              Event.status.in_(CURRENT_STATUSES))))
-        roles = set().union(*(people.roles_of(session, event=e, slack_user_id=slack_user_id) for e in events))
-    audiences = set()
-    if roles & people.RUNNERS:
-        audiences.add("chairs")
-    if Role.ORGANISER in roles or who_may_organise.may_organise(client, slack_user_id):
-        audiences |= {"organisers", "chairs"}
-    return frozenset(audiences)
+        return audiences(session, workspace_id=workspace_id, slack_user_id=slack_user_id, may_organise=may_organise,
+                         channel_id=channel_id)
 
 
 def setup_form_defaults(

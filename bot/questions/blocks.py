@@ -93,19 +93,27 @@ def question_card(card: QuestionCard) -> Message:
     buttons: list[Any] = []
     if card.status in (QuestionStatus.OPEN, QuestionStatus.FOLLOW_UP):
         buttons.append(ButtonElement(text=f":thumbsup: Upvote ({card.votes})", action_id=UPVOTE, value=str(card.question_id)))
-        choices = [("answered_live", "Answered live"), ("answer", "Answer in thread…")]
-        if card.status == QuestionStatus.OPEN:
-            choices.append(("follow_up", "Keep for follow-up"))
-        choices += [("dismiss", "Dismiss…"), ("merge", "Merge into…")]
-        buttons.append(OverflowMenuElement(action_id=MORE, options=[
-            Option(value=f"{choice}:{card.question_id}", text=PlainTextObject(text=label)) for choice, label in choices
-        ]))
+        buttons.append(moderation_menu(card.question_id, card.status))
     elif card.status in (QuestionStatus.ANSWERED, QuestionStatus.ANSWERED_LIVE):
         parts[1] = ContextBlock(elements=[MarkdownTextObject(text=" · ".join(about)),
                                           MarkdownTextObject(text=f"{STATUS_LINES[card.status]} · {card.votes} votes")])
     if buttons:
         parts.append(ActionsBlock(elements=buttons))
     return Message(text=f"Question: {truncate(escape(card.text), 200)}", blocks=blocks_of(*parts))
+
+
+def moderation_menu(question_id: int, status: QuestionStatus) -> OverflowMenuElement:
+    """Every moderation of a question in one overflow menu: on its card, and in the Home tab's queue
+    (where a question awaiting approval, which has no card yet, can be approved)."""
+    if status == QuestionStatus.AWAITING_APPROVAL:
+        choices = [("approve", "Approve"), ("dismiss", "Dismiss…")]
+    else:
+        choices = [("answered_live", "Answered live"), ("answer", "Answer in thread…")]
+        if status == QuestionStatus.OPEN:
+            choices.append(("follow_up", "Keep for follow-up"))
+        choices += [("dismiss", "Dismiss…"), ("merge", "Merge into…")]
+    return OverflowMenuElement(action_id=MORE, options=[
+        Option(value=f"{choice}:{question_id}", text=PlainTextObject(text=label)) for choice, label in choices])
 
 
 def answer_posted(card: QuestionCard, answerer_slack_id: str) -> Message:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot import clock
+from bot import clock, home_tabs
 from bot.errors import UserError
 from bot.events import people
 from bot.models import Event, EventStatus, FollowUp, Person, Question, QuestionStatus, Role, Vote
@@ -106,6 +106,7 @@ def open_ledger(session: Session, *, event_id: int, now: datetime) -> dict[str |
         session.flush()
         owner = session.get(Person, follow_up.assigned_person_id) if follow_up.assigned_person_id else None
         owners.setdefault(owner.slack_user_id if owner else None, []).append(question.id)
+    home_tabs.refresh_for_questions(session, question_ids=[q for ids in owners.values() for q in ids], now=now)
     return owners
 
 
@@ -189,8 +190,12 @@ def hand_over(session: Session, *, workspace_id: int, question_id: int, by_slack
                                                  slack_user_id=by_slack_id)
     if not to_slack_id:
         raise FollowUpError("Choose who should answer it.")
+    previous_owner = follow_up.assigned_person_id
     follow_up.assigned_person_id = people.person(session, workspace_id=workspace_id, slack_user_id=to_slack_id).id
     follow_up.nudged_at = follow_up.overdue_nudged_at = None
+    session.flush()
+    home_tabs.refresh_people(session, person_ids=[previous_owner] if previous_owner else [], now=now)
+    home_tabs.refresh_for_questions(session, question_ids=[question.id], now=now)
     return question, event
 
 
@@ -201,6 +206,7 @@ def decline(session: Session, *, workspace_id: int, question_id: int, by_slack_i
     question, follow_up, event = require_handler(session, workspace_id=workspace_id, question_id=question_id,
                                                  slack_user_id=by_slack_id)
     follow_up.declined_reason, follow_up.declined_at = reason, now
+    home_tabs.refresh_for_questions(session, question_ids=[question.id], now=now)
     return question, event
 
 

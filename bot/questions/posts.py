@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import outbox
+from bot import home_tabs, outbox
 from bot.events.posts import tell_organisers
 from bot.models import Delivery, DeliveryStatus, Event, Question, QuestionStatus
 from bot.outbox import Claimed, Kind, Prepared
@@ -188,6 +188,7 @@ def question_asked(session: Session, *, question: Question, now: datetime) -> No
     if question.status != QuestionStatus.AWAITING_APPROVAL:
         questions.request_card(session, question=question, now=now)
         return
+    home_tabs.refresh_for_questions(session, question_ids=[question.id], now=now)  # the moderators' queue
     card = questions.card(session, question_id=question.id)
     request = approval_request(card)
     for moderator in questions.moderators_of(session, event_id=question.event_id):

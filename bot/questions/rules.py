@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from bot import outbox
+from bot import home_tabs, outbox
 from bot.clock import utcnow
 from bot.errors import UserError
 from bot.events import people
@@ -559,6 +559,7 @@ def request_card(session: Session, *, question: Question, now: datetime) -> None
     event = session.get_one(Event, question.event_id)
     outbox.enqueue(session, kind=QUESTION_CARD, recipient=event.channel_id, now=now, workspace_id=event.workspace_id,
                    event_id=event.id, subject_id=question.id, dedupe_key=f"card:{question.id}")
+    home_tabs.refresh_for_questions(session, question_ids=[question.id], now=now)
 
 
 # A redraw waits this long, so the changes of a burst (votes clicked together) make one redraw.
@@ -580,6 +581,10 @@ def request_redraws(session: Session, *, question_ids: Iterable[int], now: datet
         select(Question.id, Event.id, Event.workspace_id, Event.channel_id)
         .join(Event, Event.id == Question.event_id).where(Question.id.in_(sorted(set(question_ids))))).all()
     _enqueue_redraws(session, [tuple(row) for row in found], now=now)
+    # A moderation, an answer or a merge changes the Home tabs that list the question too. Votes
+    # (record_votes) do not redraw Homes: a vote storm would become a views.publish storm, and
+    # a 429 there pauses every post of the process.
+    home_tabs.refresh_for_questions(session, question_ids=[row[0] for row in found], now=now)
 
 
 def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *, now: datetime) -> None:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot import home_tabs
 from bot.clock import utcnow
 from bot.errors import UserError
 from bot.events import people
@@ -73,6 +74,7 @@ def record_thread_reply(
     )
     session.add(reflection)
     session.flush()
+    home_tabs.refresh_people(session, person_ids=[author.id], now=utcnow())
     return reflection
 
 
@@ -99,6 +101,7 @@ def edit_thread_reply(session: Session, *, workspace_id: int, channel_id: str, m
         return delete_thread_reply(session, workspace_id=workspace_id, channel_id=channel_id, message_ts=message_ts)
     reflection.text = text
     reflection.edited_at = utcnow()
+    home_tabs.refresh_people(session, person_ids=[reflection.person_id], now=reflection.edited_at)
     return True
 
 
@@ -107,6 +110,7 @@ def delete_thread_reply(session: Session, *, workspace_id: int, channel_id: str,
     if reflection is None or reflection.deleted_at is not None:
         return False
     reflection.deleted_at = utcnow()
+    home_tabs.refresh_people(session, person_ids=[reflection.person_id], now=reflection.deleted_at)
     return True
 
 
@@ -129,6 +133,7 @@ def share_privately(
     )
     session.add(reflection)
     session.flush()
+    home_tabs.refresh_people(session, person_ids=[author.id], now=utcnow())
     return reflection
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import outbox
+from bot import home_tabs, outbox
 from bot.db import Database, unit_of_work
 from bot.events import people
 from bot.events import slack as events_slack
@@ -139,6 +139,8 @@ def record_completion(database: Database, *, workspace_id: int, event_id: int, s
                 session.flush()
         except IntegrityError:
             first_time = False
+        if first_time:
+            home_tabs.refresh_people(session, person_ids=[person.id], now=now)  # no longer a form to do
         stopped = session.execute(
             update(Delivery)
             .where(

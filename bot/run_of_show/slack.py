@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from slack_sdk import WebClient
 from sqlalchemy import select, true, update
 
-from bot import outbox
+from bot import home_tabs, outbox
 from bot.db import Database, unit_of_work
 from bot.errors import DatabaseUnavailable
 from bot.events.posts import notify_organisers
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 def _request(session, *, kind: str, event: Event, subject_id: int, now: datetime) -> None:  # type: ignore[no-untyped-def]
     outbox.enqueue(session, kind=kind, recipient=event.channel_id, now=now, workspace_id=event.workspace_id,
                    event_id=event.id, subject_id=subject_id, dedupe_key=f"{kind}:{subject_id}")
+    # The runners' Home says what comes next; after the close, everyone's shows the form to fill in.
+    home_tabs.refresh_event(session, event_id=event.id, now=now, everyone=kind == CLOSE_POST)
 
 
 # --- starting --------------------------------------------------------------------------------

@@ -397,7 +397,8 @@ class Sender:
                 put_back(session, item, resolved=False, at=self.clock() + timedelta(seconds=prepared.later))
         if prepared.later is not None:
             return "later"
-        if item.in_doubt and prepared.update_ts is None:
+        # A redraw or a Home tab made twice shows the same thing: no need to look for the first.
+        if item.in_doubt and prepared.update_ts is None and prepared.view is None:
             try:
                 ts = self._find_sent(item, prepared)
             except Exception as error:
@@ -406,7 +407,7 @@ class Sender:
                 self._record_sent(kind, item, ts, prepared)
                 run.add("recovered")
                 return "recovered"
-        if prepared.skip is not None or prepared.message is None:
+        if prepared.skip is not None or (prepared.message is None and prepared.view is None):
             with unit_of_work(self.database) as session:
                 mark_skipped(session, item, reason=prepared.skip or "nothing to say")
             run.add("skipped")
@@ -452,6 +453,9 @@ class Sender:
             return None
 
     def _send(self, item: Claimed, prepared: Prepared) -> str:
+        if prepared.view is not None:
+            self.client.views_publish(user_id=prepared.channel, view=prepared.view)
+            return ""  # a view has no ts; nothing is recorded against it
         assert prepared.message is not None
         client = self._client(item)
         if prepared.update_ts is not None:

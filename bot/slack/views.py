@@ -1,4 +1,4 @@
-"""Modal plumbing every domain shares, and the Home tab.
+"""Modal plumbing every domain shares (the Home tab is its own domain: bot/home/).
 
 Every single-input block uses the action id `VALUE`, so its block id names the field; a
 submission is read back into plain values by block id (handlers/payloads.py).
@@ -10,14 +10,9 @@ from typing import Any
 
 from slack_sdk.models.views import View
 
-from bot.capabilities import Capability
-from bot.slack.messages import Message, help_message
+from bot.slack.messages import Message
 
 VALUE = "value"  # the action id of every single-input block: the block id names the field
-
-
-def home(capabilities: tuple[Capability, ...]) -> dict[str, Any]:
-    return View(type="home", blocks=help_message(capabilities, for_you=True).blocks).to_dict()
 
 
 def notice_modal(message: Message) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """OAuth installs: slack_sdk's installation and state store tables
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 
 - slack_installations, slack_bots: what an install through /slack/install gave (one row per
