@@ -31,6 +31,7 @@ from bot.events.rules import (
     create_event,
     current_event,
     event_to_run,
+    latest_event,
     moving_problems,
     update_event,
 )
