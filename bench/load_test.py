@@ -115,7 +115,10 @@ class _Forward(BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(payload)
             except OSError:
-                self.send_error(502, "the backend died with the request")
+                try:
+                    self.send_error(502, "the backend died with the request")
+                except OSError:
+                    pass  # the sender gave up waiting (Slack's 3 s) and hung up first
             finally:
                 connection.close()
             return
