@@ -28,18 +28,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from bench.slack_elsewhere import SlackElsewhere  # noqa: E402
 from bot import db  # noqa: E402
 from bot.clock import utcnow
 from bot.events.rules import EventDetails, create_event
 from bot.models import EventStatus
 from bot.workspaces import ensure_workspace  # noqa: E402
 from tests.databases import scratch_postgres  # noqa: E402
-from tests.slackdouble import SlackDouble  # noqa: E402
+from tests.slackdouble.driver import send_raw_http  # noqa: E402
 
 TOKEN, SECRET, TEAM, BOT = "xoxb-bench", "0123456789abcdef", "T0BENCH", "U0BOT"
 CHANNEL, CHAIR = "C0BENCH", "U0CHAIR"
 ATTENDEES = [f"U0A{n:04d}" for n in range(300)]
 QUESTIONS, CLICKS, SENDERS = 150, 3000, 24
+SLACK_WAITS_SECONDS = 3.0  # an answer later than this is an error, as Slack counts it
 
 
 def free_port() -> int:
@@ -110,7 +112,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def burst(slack: SlackDouble, seconds: float, *, fake_cards: bool,
+def burst(slack: SlackElsewhere, seconds: float, *, fake_cards: bool,
           cpu: Callable[[], float]) -> tuple[list[float], int, float]:
     """Send the questions, then the clicks, each at its planned moment; return ack times, errors, and
     the server's CPU seconds over the clicks alone (what one more click costs, card posts aside)."""
@@ -120,60 +122,64 @@ def burst(slack: SlackDouble, seconds: float, *, fake_cards: bool,
     errors = 0
     ask_window = seconds / 6
 
-    def timed(send, kind: str = "vote") -> None:  # type: ignore[no-untyped-def]
+    def timed(request: tuple[str, bytes, dict[str, str]], kind: str) -> None:
         nonlocal errors
-        response = send()
+        response = send_raw_http(*request, timeout=SLACK_WAITS_SECONDS)
         if response.status != 200:
             errors += 1
         else:
             latencies.append(response.elapsed)
             by_kind.setdefault(kind, []).append(response.elapsed * 1000)
 
-    # This process's garbage collector would stop every request in flight while it ran (full passes
-    # over the double's state took 150-250 ms, a stall charged to whichever server was measured):
-    # it waits until the burst is over.
+    def cards_now() -> list[dict]:
+        return [m for m in slack.messages() if any(
+            e.get("action_id") == "question_upvote" for b in m.get("blocks") or [] for e in b.get("elements", []))]
+
+    # Built and signed by the double beforehand, as Slack would send them (their response URLs
+    # registered there), so this process only sends and times.
+    asks = slack.asks([(ATTENDEES[n % len(ATTENDEES)], f"Question {n}: how would this work for us?")
+                       for n in range(QUESTIONS)])
+    # This process's garbage collector would stop every request in flight while it ran: it waits
+    # until the burst is over.
     gc.collect()
     gc.disable()
     begin = time.monotonic()
     with ThreadPoolExecutor(SENDERS) as pool:
         futures = []
-        for n in range(QUESTIONS):
+        for n, request in enumerate(asks):
             at = begin + n * ask_window / QUESTIONS
-            user = ATTENDEES[n % len(ATTENDEES)]
-            futures.append(pool.submit(lambda at=at, user=user, n=n: (
-                time.sleep(max(0.0, at - time.monotonic())),
-                timed(lambda: slack.send_slash_command("/ask", f"Question {n}: how would this work for us?",
-                                                       user_id=user, channel_id=CHANNEL), "ask"))))
+            futures.append(pool.submit(lambda at=at, request=request: (
+                time.sleep(max(0.0, at - time.monotonic())), timed(request, "ask"))))
         for future in futures:
             future.result()
         if fake_cards:
-            client_cards = []
             from slack_sdk import WebClient
 
             client = WebClient(token=TOKEN, base_url=slack.api_url)
             for n in range(QUESTIONS):
-                client_cards.append(client.chat_postMessage(channel=CHANNEL, text=f"Question {n}", blocks=[
+                client.chat_postMessage(channel=CHANNEL, text=f"Question {n}", blocks=[
                     {"type": "actions", "elements": [{"type": "button", "action_id": "question_upvote",
-                                                      "text": {"type": "plain_text", "text": "Upvote"}, "value": str(n)}]}])["ts"])
+                                                      "text": {"type": "plain_text", "text": "Upvote"}, "value": str(n)}]}])
         deadline = time.monotonic() + 30
         while True:
-            cards = [m for m in slack.messages(CHANNEL) if any(
-                e.get("action_id") == "question_upvote" for b in m.get("blocks") or [] for e in b.get("elements", []))]
+            cards = cards_now()
             if len(cards) >= QUESTIONS or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+        chosen = []
+        for _ in range(CLICKS):
+            card = rng.choice(cards)
+            value = next(e["value"] for b in card["blocks"] for e in b.get("elements", [])
+                         if e.get("action_id") == "question_upvote")
+            chosen.append((rng.choice(ATTENDEES), value, card["ts"]))
+        clicks = slack.clicks(chosen)
         vote_begin, cpu_before_clicks = time.monotonic(), cpu()
         vote_window = seconds - (vote_begin - begin)
         futures = []
-        for n in range(CLICKS):
+        for n, request in enumerate(clicks):
             at = vote_begin + n * vote_window / CLICKS
-            card = rng.choice(cards)
-            value = next(e["value"] for b in card["blocks"] for e in b.get("elements", []) if e.get("action_id") == "question_upvote")
-            user = rng.choice(ATTENDEES)
-            futures.append(pool.submit(lambda at=at, user=user, card=card, value=value: (
-                time.sleep(max(0.0, at - time.monotonic())),
-                timed(lambda: slack.send_block_action(user_id=user, action_id="question_upvote", value=value,
-                                                      channel_id=CHANNEL, message_ts=card["ts"])))))
+            futures.append(pool.submit(lambda at=at, request=request: (
+                time.sleep(max(0.0, at - time.monotonic())), timed(request, "vote"))))
         for future in futures:
             future.result()
         # The writes and redraws the last clicks asked for belong to them too.
@@ -188,12 +194,8 @@ def burst(slack: SlackDouble, seconds: float, *, fake_cards: bool,
 
 def run_once(label: str, server_args: list[str], database_url: str | None, seconds: float) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="eventbot-bench-"))
-    slack = SlackDouble(team_id=TEAM, bot_token=TOKEN, signing_secret=SECRET, bot_user_id=BOT)
-    slack.start()
-    slack.add_user(CHAIR, "chair")
-    for user in ATTENDEES:
-        slack.add_user(user, user.lower())
-    slack.add_channel(CHANNEL, "burst", members=[CHAIR, *ATTENDEES])
+    slack = SlackElsewhere(team=TEAM, token=TOKEN, secret=SECRET, bot=BOT, users=[CHAIR, *ATTENDEES],
+                           channel=CHANNEL)
     env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url}
     if database_url:
         prepare_database(database_url)
@@ -208,7 +210,7 @@ def run_once(label: str, server_args: list[str], database_url: str | None, secon
     finally:
         process.terminate()
         process.wait(timeout=20)
-        updates = len(slack.calls_to("chat.update"))
+        updates = slack.calls_to("chat.update")
         slack.stop()
     ms = [v * 1000 for v in latencies]
     return {"label": label, "requests": len(ms) + errors, "errors": errors, "p50": statistics.median(ms),

@@ -146,6 +146,7 @@ def ask(
     asker = people.person(session, workspace_id=workspace_id, slack_user_id=asker_slack_id)
     if source_message_ts is None and session.scalar(select(Question.id).where(
             Question.event_id == event.id, Question.asker_person_id == asker.id, Question.text == text,
+            Question.status.in_((QuestionStatus.OPEN, QuestionStatus.AWAITING_APPROVAL)),
             Question.created_at >= utcnow() - ASKED_AGAIN_WITHIN).limit(1)) is not None:
         # Sent twice (Slack said it timed out, so they asked again): one card, not two.
         raise QuestionError("You asked that a moment ago and it is posted already, so it was not added twice.")
