@@ -186,6 +186,8 @@ class Change:
     document: Document
     reminder_ids: tuple[int | None, ...]
     focus: int | None = None  # where the item or reminder changed now is, for its form's errors
+    # A custom prompt renamed, (old name, new name): its row keeps its place and its id.
+    renamed: tuple[str, str] | None = None
 
 
 def _copy(before: Editable) -> tuple[Document, list[int | None]]:
@@ -266,12 +268,15 @@ def put_own_prompt(before: Editable, index: int | None, *, name: str, text: str,
     if at is not None:
         entry["at"] = at
     prompts = document["prompts"]
+    renamed = None
     if index is None:
         prompts.append(entry)
     else:
-        _own_prompt(before, index)
+        old = _own_prompt(before, index)
         prompts[index] = entry
-    return Change(document, tuple(ids), focus=next(n for n, prompt in enumerate(prompts) if prompt is entry))
+        renamed = (old, name) if old != name else None
+    return Change(document, tuple(ids), focus=next(n for n, prompt in enumerate(prompts) if prompt is entry),
+                  renamed=renamed)
 
 
 def remove_own_prompt(before: Editable, index: int) -> Change:
@@ -387,7 +392,7 @@ def apply(session: Session, *, event: Event, before: Editable, change: Change, n
     """
     programme = check(change.document)
     _write_segments(session, event, programme.segments, before)
-    _write_prompts(session, event, programme.prompts)
+    _write_prompts(session, event, programme.prompts, renamed=change.renamed)
     event.housekeeping_notes = list(programme.housekeeping)
     event.partner_organisations = list(programme.partners)
     event.next_event_notice = programme.next_event
@@ -419,8 +424,11 @@ def _write_segments(session: Session, event: Event, plans: tuple[SegmentPlan, ..
                                             kind=plan.kind, speakers=list(plan.speakers), scheduled_at=plan.starts_at))
 
 
-def _write_prompts(session: Session, event: Event, plans: tuple[PromptPlan, ...]) -> None:
+def _write_prompts(session: Session, event: Event, plans: tuple[PromptPlan, ...], *,
+                   renamed: tuple[str, str] | None = None) -> None:
     rows = {_label(prompt): prompt for prompt in event.prompts}
+    if renamed is not None and renamed[0] in rows and rows[renamed[0]].posted_at is None:
+        rows[renamed[1]] = rows.pop(renamed[0])
     planned = {plan.label for plan in plans}
     # A custom prompt taken out of the programme (the four themes always stay); gone before any
     # new one is added, so a name may pass from one prompt to another in one change.
@@ -438,7 +446,7 @@ def _write_prompts(session: Session, event: Event, plans: tuple[PromptPlan, ...]
             event.prompts.append(ReflectionPrompt(event_id=event.id, theme=plan.theme, name=plan.name, text=plan.text,
                                                   scheduled_at=plan.at))
         elif row.posted_at is None:
-            row.text, row.scheduled_at = plan.text, plan.at
+            row.name, row.text, row.scheduled_at = plan.name, plan.text, plan.at
         elif (row.text, row.scheduled_at) != (plan.text, plan.at):
             raise NotEditable(f"The {plan.label.replace('_', ' ')} prompt has been posted, so it stays as it is.")
 
