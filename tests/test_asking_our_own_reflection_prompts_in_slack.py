@@ -129,7 +129,9 @@ def test_a_prompt_of_the_files_own_is_posted_answered_and_digested_under_its_nam
         ("Wellbeing & rest", "A walk at lunchtime"), ("Wellbeing & rest", "Switching off at six")]
 
     # The export names both prompts as the file did, and reads back to the same programme.
+    answers = len(slack.response_url_posts)
     assert slack.send_slash_command("/event", "programme export", user_id=ORGANISER, channel_id=CHANNEL).status == 200
+    slack.wait_for(lambda: len(slack.response_url_posts) > answers, timeout=15)
     exported = slack.wait_for(lambda: [f for f in slack.uploaded_files if f["filename"].endswith(".toml")],
                               timeout=10)[-1]["content"].decode()
     assert '[[prompts]]\nname = "Quick win"\ntext = "What is one small change you could make on Monday?"\n' \
