@@ -21,7 +21,8 @@ CAPABILITIES: tuple[Capability, ...] = (
                "waits for the chair's start), or change it: a new date moves its agenda, prompts and reminders.",
                "organisers"),
     Capability("/event programme", "Build or change the programme in a form: agenda items (add, edit, reorder, "
-               "remove), the prompts' wording and times, prompts of your own (add, edit, remove), housekeeping, partners, the next event, reminders. On a live "
+               "remove), the prompts' wording and times, prompts of your own (add, edit, remove), housekeeping, "
+               "partners, the next event, reminders. On a live "
                "event a change reaches the posts still to come. `/event programme export` sends it as a file; send a "
                "programme file to my DM to import it.", "organisers"),
     Capability("/event cancel", "Cancel this channel's coming event, after confirming: nothing more is posted, "

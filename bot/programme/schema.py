@@ -1,9 +1,9 @@
 """Programme files: what a checked file becomes, and the keys and limits it is checked against.
 
 A programme file describes one live event: the event itself, its agenda, the four reflection
-prompts and any of the organiser's own, the evaluation reminders, partner organisations, housekeeping notes and the next-event
-notice. `docs/programme-files.md` documents every key; `examples/provider-collaboratives.toml`
-is a complete example. Everything here is timezone-aware UTC.
+prompts and any of the organiser's own, the evaluation reminders, partner organisations,
+housekeeping notes and the next-event notice. `docs/programme-files.md` documents every key;
+`examples/provider-collaboratives.toml` is a complete example. Everything here is timezone-aware UTC.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ def export(database: Database, client: WebClient, *, event_id: int,
 def own_prompts(database: Database, *, event_id: int) -> tuple[str, ...]:
     """The names of the event's custom prompts, for the digest to show each, reflected on or not."""
     with unit_of_work(database) as session:
-        return tuple(topic for topic in rules.topics(session, event_id=event_id) if not isinstance(topic, ReflectionTheme))
+        return tuple(topic for topic in rules.topics(session, event_id=event_id)
+                     if not isinstance(topic, ReflectionTheme))
 
 
 def prompt_by_id(database: Database, *, workspace_id: int, prompt_id: int) -> ReflectionPrompt:

@@ -182,7 +182,9 @@ def status(state: RunState) -> Message:
                      f"{'behind' if offset_minutes > 0 else 'ahead of'} the programme.")
     if state.unposted_prompts:
         lines.append("Prompts not yet posted: " + ", ".join(
-            f"`{p.theme.value if p.theme is not None else escape(p.name or '')}`" + (f" at {local_time(due, timezone=zone)}" if (due := state.prompt_due(p)) else "")
+            # What a chair types after `/event prompt`: the theme's key, or the prompt's own name.
+            f"`{p.theme.value if p.theme is not None else escape(p.name or '')}`"
+            + (f" at {local_time(due, timezone=zone)}" if (due := state.prompt_due(p)) else "")
             for p in state.unposted_prompts))
     lines.append("Reflections so far: " + ", ".join(
         f"{topic_name(t)} {n}" for t, n in state.reflection_counts.items()))
