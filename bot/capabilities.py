@@ -21,7 +21,8 @@ CAPABILITIES: tuple[Capability, ...] = (
                "waits for the chair's start), or change it: a new date moves its agenda, prompts and reminders.",
                "organisers"),
     Capability("/event programme", "Build or change the programme in a form: agenda items (add, edit, reorder, "
-               "remove), the prompts' wording and times, housekeeping, partners, the next event, reminders. On a live "
+               "remove), the prompts' wording and times, prompts of your own (add, edit, remove), housekeeping, "
+               "partners, the next event, reminders. On a live "
                "event a change reaches the posts still to come. `/event programme export` sends it as a file; send a "
                "programme file to my DM to import it.", "organisers"),
     Capability("/event cancel", "Cancel this channel's coming event, after confirming: nothing more is posted, "
@@ -39,7 +40,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("/event resume", "End a hold: says when each remaining item, prompt and the close now come.", "chairs"),
     Capability("/event extend 10", "Give the current item 10 more minutes: everything after it, the close and "
                "reminders timed from the close move by as much.", "chairs"),
-    Capability("/event prompt improvement|collaborative|equity|next", "Post a reflection prompt now.", "chairs"),
+    Capability("/event prompt improvement|collaborative|equity|next|NAME", "Post a reflection prompt now: a theme's, "
+               "or one of the event's own by its name.", "chairs"),
     Capability("/event status", "Where the session is and what comes next.", "chairs"),
     Capability("/event reflections", "The reflections so far, by theme, with a CSV in your DMs.", "chairs"),
     Capability("/event questions [open|answered|followup|all]",

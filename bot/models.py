@@ -123,6 +123,10 @@ class ReflectionTheme(str, enum.Enum):
     NEXT_STEPS = "next_steps"
 
 
+# A custom prompt's name is shown in digests and typed after `/event prompt`: short.
+MAX_PROMPT_NAME_CHARS = 40
+
+
 class ReflectionSource(str, enum.Enum):
     THREAD = "thread"
     MODAL = "modal"
@@ -313,11 +317,14 @@ class EventRole(Base):
 
 class ReflectionPrompt(Base):
     __tablename__ = "reflection_prompts"
-    __table_args__ = (UniqueConstraint("event_id", "theme"),)
+    # One of the four themes, or an organiser's own prompt under its name: NULLs are distinct in
+    # a unique constraint, so each theme and each name appears once per event.
+    __table_args__ = (UniqueConstraint("event_id", "theme"), UniqueConstraint("event_id", "name"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
-    theme: Mapped[ReflectionTheme] = mapped_column(_enum(ReflectionTheme, "reflection_theme"))
+    theme: Mapped[ReflectionTheme | None] = mapped_column(_enum(ReflectionTheme, "reflection_theme"))
+    name: Mapped[str | None] = mapped_column(String(MAX_PROMPT_NAME_CHARS))
     text: Mapped[str] = mapped_column(Text)
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -325,6 +332,11 @@ class ReflectionPrompt(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32), index=True)
 
     event: Mapped[Event] = relationship(back_populates="prompts")
+
+    @property
+    def topic(self) -> str:
+        """What reflections are grouped under: the theme (a str enum), or the custom prompt's name."""
+        return self.theme if self.theme is not None else self.name or ""
 
 
 class Reflection(Base):

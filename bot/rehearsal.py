@@ -177,6 +177,21 @@ def edit_the_programme(slack: Any, transcript: Transcript) -> None:
     for text in readable(line).splitlines():
         print(f"      {text}")
 
+    transcript.say(ORGANISER, "(Add a prompt of your own: \"Wellbeing\", no time, for the chair to post)")
+    shown = slack.open_views(ORGANISER)[-1]
+    button = next(e for b in shown["blocks"] if b.get("block_id") == "prompt-actions" for e in b["elements"])
+    slack.send_block_action(user_id=ORGANISER, view_id=shown["id"], action_id=button["action_id"],
+                            block_id="prompt-actions")
+    form = slack.wait_for(lambda: len(slack.open_views(ORGANISER)) == 2 and slack.open_views(ORGANISER), timeout=15)[-1]
+    updates = len(slack.calls_to("views.update"))
+    slack.submit_view(form["id"], user_id=ORGANISER, values={
+        "name": {"value": "Wellbeing"}, "text": {"value": "How will you look after yourself this week?"}})
+    slack.wait_for(lambda: len(slack.calls_to("views.update")) > updates, timeout=15)
+    shown = slack.open_views(ORGANISER)[-1]
+    line = next(b["text"]["text"] for b in shown["blocks"] if str(b.get("block_id", "")).startswith("own-prompt-"))
+    for text in readable(line).splitlines():
+        print(f"      {text}")
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -287,6 +302,13 @@ def run() -> int:
                             (ATTENDEES[3], "Who defines the problem matters: co-design with people with lived experience.")]:
             transcript.say(user, f"(replies in the thread) {words}")
             slack.user_posts(user, CHANNEL, words, thread_ts=prompt["ts"])
+        transcript.show_new()
+        command(CHAIR, "prompt wellbeing")
+        own = slack.wait_for(lambda: next((m for m in slack.messages(CHANNEL) if "look after yourself" in m["text"]),
+                                          None), timeout=15)
+        words = "A walk at lunchtime, away from the screen."
+        transcript.say(ATTENDEES[1], f"(replies in the thread) {words}")
+        slack.user_posts(ATTENDEES[1], CHANNEL, words, thread_ts=own["ts"])
         transcript.show_new()
         command(CHAIR, "reflections")
         command(ATTENDEES[5], "What does a provider collaborative do first?", name="/ask")

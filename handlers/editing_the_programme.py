@@ -118,6 +118,14 @@ def act_in_editor(ack: Ack, body: dict, action: dict, context: BoltContext, clie
         elif action_id == blocks.PROMPT_ACTION:
             theme = payloads.text(action.get("value"))
             form = lambda e: blocks.prompt_form(e, theme=theme, root_view_id=view_id)  # noqa: E731
+        elif action_id == blocks.ADD_PROMPT_ACTION:
+            form = lambda e: blocks.own_prompt_form(e, index=None, root_view_id=view_id)  # noqa: E731
+        elif action_id == blocks.OWN_PROMPT_ACTION:
+            operation, index = _index(payloads.selected_value(action))
+            if operation == "edit":
+                form = lambda e: blocks.own_prompt_form(e, index=index, root_view_id=view_id)  # noqa: E731
+            elif operation == "remove":
+                change = lambda e: programme.remove_own_prompt(e, index)  # noqa: E731
         elif action_id == blocks.AGENDA_ITEM_ACTION:
             operation, index = _index(payloads.selected_value(action))
             if operation == "edit":
@@ -270,6 +278,15 @@ def save_prompt(ack: Ack, body: dict, view: dict, context: BoltContext, client: 
     _save(ack, body, view, context, client, fields=("text", "at"), fallback="text", change_for=change_for)
 
 
+def save_own_prompt(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
+    def change_for(metadata: dict[str, Any], values: dict[str, Any]) -> tuple[str, Any]:
+        index = _position(metadata)
+        name, text = payloads.text(values.get("name")), payloads.text(values.get("text"))
+        return "prompts[{}]", lambda e: programme.put_own_prompt(e, index, name=name, text=text, at=values.get("at"))
+
+    _save(ack, body, view, context, client, fields=("name", "text", "at"), fallback="name", change_for=change_for)
+
+
 def save_notes(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
     def change_for(metadata: dict[str, Any], values: dict[str, Any]) -> tuple[str, Any]:
         next_event = payloads.text(values.get("next_event")).strip() or None
@@ -353,5 +370,6 @@ def register(app: App) -> None:
         app.action(action_id)(act_in_editor)
     app.view(blocks.ITEM_CALLBACK)(save_item)
     app.view(blocks.PROMPT_CALLBACK)(save_prompt)
+    app.view(blocks.OWN_PROMPT_CALLBACK)(save_own_prompt)
     app.view(blocks.NOTES_CALLBACK)(save_notes)
     app.view(blocks.REMINDER_CALLBACK)(save_reminder)

@@ -10,14 +10,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import utcnow
 from bot.events import slack as events_slack
-from bot.models import ReflectionTheme
+from bot.events.rules import THEME_WORDS, prompt_word
 from bot.reflections import blocks as reflection_blocks
 from bot.reflections import slack as reflections_slack
-from bot.reflections.blocks import THEME_NAMES
+from bot.reflections.blocks import topic_name
 from bot.reminders import slack as reminders_slack
 from bot.run_of_show import blocks as run_of_show_blocks
 from bot.run_of_show import slack as run_of_show_slack
-from bot.run_of_show.rules import RunOfShowError, minutes
+from bot.run_of_show.rules import WHICH_PROMPT, RunOfShowError, minutes
 from bot.slack import messages
 from bot.slack.dm import send_to_dm
 from bot.slack.text import escape
@@ -26,16 +26,6 @@ from handlers.replies import answering_problems
 
 logger = logging.getLogger(__name__)
 
-THEME_WORDS = {
-    "improvement": ReflectionTheme.IMPROVEMENT,
-    "collaborative": ReflectionTheme.COLLABORATIVE_WORKING,
-    "collaborative_working": ReflectionTheme.COLLABORATIVE_WORKING,
-    "collaboration": ReflectionTheme.COLLABORATIVE_WORKING,
-    "equity": ReflectionTheme.EQUITY,
-    "next": ReflectionTheme.NEXT_STEPS,
-    "next_steps": ReflectionTheme.NEXT_STEPS,
-    "actions": ReflectionTheme.NEXT_STEPS,
-}
 
 
 def _event_id(context: BoltContext, command: dict, action: str, *, include_closed: bool = False) -> int:
@@ -115,14 +105,14 @@ def _reminders(count: int) -> str:
 def post_prompt(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     ack()
     with answering_problems(respond):
-        word = command.get("text", "").strip().lower().replace(" ", "_")
-        theme = THEME_WORDS.get(word)
-        if theme is None:
-            raise RunOfShowError(
-                "Which prompt? Use `/event prompt improvement`, `collaborative`, `equity` or `next`.")
+        word = (command.get("text") or "").strip()
+        if not word:
+            raise RunOfShowError(WHICH_PROMPT)
         event_id = _event_id(context, command, "post a reflection prompt")
-        run_of_show_slack.post_prompt(context["database"], event_id=event_id, theme=theme, now=utcnow())
-        respond(messages.ok(f"Posted the {THEME_NAMES[theme]} prompt.").as_ephemeral())
+        # A theme's word, or the name of one of the event's own prompts (checked when it is posted).
+        theme = THEME_WORDS.get(prompt_word(word), word)
+        prompt = run_of_show_slack.post_prompt(context["database"], event_id=event_id, theme=theme, now=utcnow())
+        respond(messages.ok(f"Posted the {topic_name(prompt.topic)} prompt.").as_ephemeral())
 
 
 def show_status(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -160,7 +150,8 @@ def pull_reflections(ack: Ack, command: dict, context: BoltContext, client: WebC
         except SlackApiError as error:
             logger.warning("could not send reflections CSV: %s", error.response.get("error"))
             csv_sent = False
-        respond(reflection_blocks.reflections_digest(title, shared, csv_sent=csv_sent).as_ephemeral())
+        custom = reflections_slack.own_prompts(context["database"], event_id=event_id)
+        respond(reflection_blocks.reflections_digest(title, shared, csv_sent=csv_sent, custom=custom).as_ephemeral())
 
 
 SUBCOMMANDS = {

@@ -29,6 +29,9 @@ def test_demo_plays_the_seed_event_offline(tmp_path: Path) -> None:
     assert "What are you hearing that relates to equity?" in out
     assert "*Equity* (2)" in out
     assert "Equity: 2 reflections" in out
+    # A prompt of the organiser's own: added in the editor, posted by name, digested under its name.
+    assert "Wellbeing* (your own), when a chair posts it" in out
+    assert "Reflection: Wellbeing" in out and "*Wellbeing* (1)" in out and "Wellbeing: 1 reflection" in out
     # A card whose post Slack made but did not confirm appears once; the answer reaches the asker.
     assert "(cards for it in the channel: 1)" in out
     assert "Your question is too long once & < > are counted as Slack shows them" in out

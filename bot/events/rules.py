@@ -44,6 +44,24 @@ DEFAULT_PROMPTS: dict[ReflectionTheme, str] = {
     ReflectionTheme.NEXT_STEPS: "What actions or next steps might you take following this learning?",
 }
 
+# What a chair may type after `/event prompt` for each theme; a custom prompt may not be named any
+# of these, so the command always knows which prompt is meant.
+THEME_WORDS: dict[str, ReflectionTheme] = {
+    "improvement": ReflectionTheme.IMPROVEMENT,
+    "collaborative": ReflectionTheme.COLLABORATIVE_WORKING,
+    "collaborative_working": ReflectionTheme.COLLABORATIVE_WORKING,
+    "collaboration": ReflectionTheme.COLLABORATIVE_WORKING,
+    "equity": ReflectionTheme.EQUITY,
+    "next": ReflectionTheme.NEXT_STEPS,
+    "next_steps": ReflectionTheme.NEXT_STEPS,
+    "actions": ReflectionTheme.NEXT_STEPS,
+}
+
+
+def prompt_word(text: str) -> str:
+    """A prompt's name or theme as `/event prompt` compares it: case and spacing do not matter."""
+    return "_".join(text.casefold().replace("_", " ").split())
+
 
 # The evaluation form is linked in the channel and in every attendee's DMs. Over http:// a link can
 # be read or changed on the way and browsers mark the form "Not secure", so only https:// is taken,
@@ -546,7 +564,7 @@ def duplicate_event(session: Session, *, source: Event, details: EventDetails, o
                                   kind=segment.kind, speakers=list(segment.speakers or []),
                                   scheduled_at=moved(segment.scheduled_at)))
     for prompt in source.prompts:
-        session.add(ReflectionPrompt(event_id=copy.id, theme=prompt.theme, text=prompt.text,
+        session.add(ReflectionPrompt(event_id=copy.id, theme=prompt.theme, name=prompt.name, text=prompt.text,
                                      scheduled_at=moved(prompt.scheduled_at) if prompt.scheduled_at else None))
     for reminder in reminders_of(session, event=source):
         if reminder.status == ReminderStatus.CANCELLED:

@@ -32,7 +32,7 @@ from slack_sdk.models.views import View
 
 from bot.clock import UTC, zone
 from bot.events.rules import DEFAULT_PROMPTS
-from bot.models import SegmentKind
+from bot.models import MAX_PROMPT_NAME_CHARS, SegmentKind
 from bot.programme.rules import Editable
 from bot.programme.schema import Problem
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
@@ -43,17 +43,20 @@ OPEN_EDITOR_ACTION = "programme_open_editor"  # the Home tab's button, value {"e
 AGENDA_ITEM_ACTION = "programme_agenda_item"  # an item's menu: edit, up, down, remove
 ADD_ITEM_ACTION = "programme_add_item"
 PROMPT_ACTION = "programme_prompt"
+OWN_PROMPT_ACTION = "programme_own_prompt"  # a custom prompt's menu: edit, remove
+ADD_PROMPT_ACTION = "programme_add_prompt"
 NOTES_ACTION = "programme_notes"
 REMINDER_ACTION = "programme_reminder"  # a reminder's menu: edit, remove
 ADD_REMINDER_ACTION = "programme_add_reminder"
 # Two buttons in one block need two action ids; both say which page in their value.
 PAGE_ACTIONS = ("programme_page_earlier", "programme_page_later")
-EDITOR_ACTIONS = (AGENDA_ITEM_ACTION, ADD_ITEM_ACTION, PROMPT_ACTION, NOTES_ACTION, REMINDER_ACTION,
-                  ADD_REMINDER_ACTION, *PAGE_ACTIONS)
+EDITOR_ACTIONS = (AGENDA_ITEM_ACTION, ADD_ITEM_ACTION, PROMPT_ACTION, OWN_PROMPT_ACTION, ADD_PROMPT_ACTION,
+                  NOTES_ACTION, REMINDER_ACTION, ADD_REMINDER_ACTION, *PAGE_ACTIONS)
 
 EDITOR_CALLBACK = "programme_editor"
 ITEM_CALLBACK = "programme_item"
 PROMPT_CALLBACK = "programme_prompt"
+OWN_PROMPT_CALLBACK = "programme_own_prompt"
 NOTES_CALLBACK = "programme_notes"
 REMINDER_CALLBACK = "programme_reminder"
 
@@ -125,9 +128,19 @@ def editor(editable: Editable, *, title: str, page: int = 0, notice: str | None 
     blocks.append(ActionsBlock(block_id="agenda-actions", elements=buttons))
 
     blocks.append(HeaderBlock(text="Reflection prompts"))
-    for prompt in document["prompts"]:
-        theme = prompt["theme"]
+    for index, prompt in enumerate(document["prompts"]):
         when = prompt.get("at") or "when a chair posts it"
+        if "name" in prompt:  # one of the organiser's own
+            line = f"*{escape(prompt['name'])}* (your own), {when}\n{escape(prompt['text'])}"
+            if prompt["name"] in editable.posted_themes:
+                blocks.append(_section(line + "\n_posted_"))
+                continue
+            blocks.append(SectionBlock(
+                block_id=f"own-prompt-{index}", text=MarkdownTextObject(text=truncate(line, SECTION_LIMIT)),
+                accessory=OverflowMenuElement(action_id=OWN_PROMPT_ACTION, options=[
+                    _option(f"edit:{index}", "Edit"), _option(f"remove:{index}", "Remove")])))
+            continue
+        theme = prompt["theme"]
         line = f"*{THEME_LABELS.get(theme, theme)}*, {when}\n{escape(prompt['text'])}"
         if theme in editable.posted_themes:
             blocks.append(_section(line + "\n_posted_"))
@@ -135,6 +148,8 @@ def editor(editable: Editable, *, title: str, page: int = 0, notice: str | None 
             blocks.append(SectionBlock(block_id=f"prompt-{theme}", text=MarkdownTextObject(
                 text=truncate(line, SECTION_LIMIT)), accessory=ButtonElement(text="Edit", action_id=PROMPT_ACTION,
                                                                                value=theme)))
+    blocks.append(ActionsBlock(block_id="prompt-actions", elements=[
+        ButtonElement(text="Add a prompt of your own", action_id=ADD_PROMPT_ACTION, value="add")]))
 
     blocks.append(HeaderBlock(text="Notes"))
     notes = event.get("housekeeping") or []
@@ -212,6 +227,25 @@ def prompt_form(editable: Editable, *, theme: str, root_view_id: str) -> dict[st
     ]
     return _form(PROMPT_CALLBACK, "Reflection prompt", blocks,
                  {"event_id": editable.event_id, "theme": theme, "root": root_view_id})
+
+
+def own_prompt_form(editable: Editable, *, index: int | None, root_view_id: str) -> dict[str, Any]:
+    """A prompt of the organiser's own: its name (shown in digests, typed after `/event prompt`),
+    its question and when it is posted."""
+    prompt = editable.document["prompts"][index] if index is not None else {}
+    blocks = [
+        # Longer than a name may be, so that the programme's own check says what is wrong.
+        _text_input("name", "Name", initial=prompt.get("name"), max_length=255,
+                    hint=f"A few words, at most {MAX_PROMPT_NAME_CHARS} characters: the digest groups its "
+                         "reflections under it, and `/event prompt` followed by it posts the prompt."),
+        _text_input("text", "Prompt", initial=prompt.get("text"), multiline=True,
+                    hint="Replies in the prompt's thread are collected as reflections."),
+        InputBlock(block_id="at", label="Posted at", optional=True,
+                   hint="Leave it empty for a chair to post it with `/event prompt` and its name.",
+                   element=TimePickerElement(action_id=VALUE, initial_time=prompt.get("at"))),
+    ]
+    return _form(OWN_PROMPT_CALLBACK, "Your own prompt", blocks,
+                 {"event_id": editable.event_id, "index": index, "root": root_view_id})
 
 
 def notes_form(editable: Editable, *, root_view_id: str) -> dict[str, Any]:

@@ -95,7 +95,8 @@ def import_programme(
                 speakers=list(segment.speakers), scheduled_at=segment.starts_at,
             ))
         for prompt in programme.prompts:
-            session.add(ReflectionPrompt(event_id=event.id, theme=prompt.theme, text=prompt.text, scheduled_at=prompt.at))
+            session.add(ReflectionPrompt(event_id=event.id, theme=prompt.theme, name=prompt.name, text=prompt.text,
+                                         scheduled_at=prompt.at))
         for reminder in programme.reminders:
             session.add(Reminder(
                 event_id=event.id, when_spec=reminder.when_spec, due_at=reminder.due_at,

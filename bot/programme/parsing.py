@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from bot import clock
 from bot.clock import UTC, format_local, hhmm, local_to_utc, parse_hhmm
-from bot.events.rules import DEFAULT_PROMPTS, FORM_LINK_RULE, is_form_link
-from bot.models import ReflectionTheme, ReminderAudience, SegmentKind
+from bot.events.rules import DEFAULT_PROMPTS, FORM_LINK_RULE, THEME_WORDS, is_form_link, prompt_word
+from bot.models import MAX_PROMPT_NAME_CHARS, ReflectionTheme, ReminderAudience, SegmentKind
 from bot.programme.schema import (
     AGENDA_KEYS,
     AUDIENCES,
@@ -29,6 +29,7 @@ from bot.programme.schema import (
     DEFAULT_TIMEZONE,
     EVENT_KEYS,
     FOLLOW_UP_DAYS_RANGE,
+    MAX_CUSTOM_PROMPTS,
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     PROMPT_KEYS,
@@ -479,10 +480,29 @@ class _Parser:
     ) -> list[PromptPlan]:
         themes = {theme.value: theme for theme in ReflectionTheme}
         written: dict[ReflectionTheme, PromptPlan] = {}
+        custom: dict[str, PromptPlan] = {}
         for where, block in self.array_of_tables(data, "prompts"):
             self.check_keys(block, PROMPT_KEYS, f"{where}.")
-            theme = self.choice(block, "theme", f"{where}.theme", themes, None)
-            text = self.string(block, "text", f"{where}.text", required=False)
+            own = "name" in block
+            if own and "theme" in block:
+                self.problem(f"{where}.name", "give either `theme` (one of the four themes) or `name` (a prompt of "
+                             "your own), not both")
+                own = False
+            if own:
+                theme = None
+                name = self.prompt_name(block, f"{where}.name")
+                text = self.string(block, "text", f"{where}.text", required=False)
+                if "text" not in block:
+                    self.problem(f"{where}.text", "is required for a prompt of your own: the question to post")
+            else:
+                if "theme" not in block:
+                    self.problem(f"{where}.theme", f"is required: one of {_choices(themes)}; or give a `name` "
+                                 "(and `text`) for a prompt of your own")
+                    theme = None
+                else:
+                    theme = self.choice(block, "theme", f"{where}.theme", themes, None)
+                name = None
+                text = self.string(block, "text", f"{where}.text", required=False)
             wall = self.local_time(block, "at", f"{where}.at", required=False)
             at = self.placed(day, wall, zone, f"{where}.at")
             if at and starts_at and ends_at and not starts_at <= at <= ends_at:
@@ -492,6 +512,15 @@ class _Parser:
                     f"({self.wall(starts_at, zone)}) and end ({self.wall(ends_at, zone)}), "
                     "or leave `at` out for a chair to post it",
                 )
+            if name is not None:
+                if prompt_word(name) in custom:
+                    self.problem(f"{where}.name", f"{name!r} has a prompt already; each name appears at most once")
+                elif len(custom) == MAX_CUSTOM_PROMPTS:
+                    self.problem(f"{where}.name", f"an event has at most {MAX_CUSTOM_PROMPTS} prompts of its own "
+                                 "beside the four themes")
+                elif text is not None:
+                    custom[prompt_word(name)] = PromptPlan(None, text, at, name=name)
+                continue
             if theme is None:
                 continue
             if theme in written:
@@ -499,7 +528,23 @@ class _Parser:
                 continue
             written[theme] = PromptPlan(theme, text or DEFAULT_PROMPTS[theme], at)
         # Every event has all four prompts: themes the file leaves out get the seed wording.
-        return [written.get(theme) or PromptPlan(theme, DEFAULT_PROMPTS[theme], None) for theme in ReflectionTheme]
+        themed = [written.get(theme) or PromptPlan(theme, DEFAULT_PROMPTS[theme], None) for theme in ReflectionTheme]
+        return themed + list(custom.values())
+
+    def prompt_name(self, block: Mapping[str, Any], where: str) -> str | None:
+        """A custom prompt's name: one short line, and not a word `/event prompt` takes for a theme."""
+        name = self.string(block, "name", where, required=True, max_chars=MAX_PROMPT_NAME_CHARS)
+        if name is None:
+            return None
+        if any(not char.isprintable() for char in name):
+            self.problem(where, "must be one line of plain text, with no tabs or line breaks")
+            return None
+        if prompt_word(name) in THEME_WORDS:
+            theme = THEME_WORDS[prompt_word(name)]
+            self.problem(where, f"{name!r} would be taken for the {theme.value} theme; use `theme = "
+                         f"\"{theme.value}\"` to reword that prompt, or choose another name")
+            return None
+        return name
 
     def reminders(
         self,

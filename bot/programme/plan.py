@@ -42,7 +42,7 @@ def timeline(programme: Programme) -> list[TimelineEntry]:
         )
     for prompt in programme.prompts:
         if prompt.at is not None:
-            entries.append(TimelineEntry(prompt.at, "prompt", f"Reflection prompt ({prompt.theme.value}): {prompt.text}"))
+            entries.append(TimelineEntry(prompt.at, "prompt", f"Reflection prompt ({prompt.label}): {prompt.text}"))
 
     close = ["thanks", "reflection counts"]
     if programme.evaluation_form_url:
@@ -104,6 +104,6 @@ def format_plan(programme: Programme) -> str:
     unscheduled = [prompt for prompt in programme.prompts if prompt.at is None]
     if unscheduled:
         lines += ["", "posted when a chair asks:"]
-        lines += [f"  reflection prompt ({prompt.theme.value}): {prompt.text}" for prompt in unscheduled]
+        lines += [f"  reflection prompt ({prompt.label}): {prompt.text}" for prompt in unscheduled]
     return "\n".join(lines) + "\n"
 

@@ -72,7 +72,7 @@ class Editable:
     event_id: int
     document: Document
     announced: tuple[bool, ...]  # per agenda item
-    posted_themes: frozenset[str]
+    posted_themes: frozenset[str]  # the themes' values, and the names of custom prompts, posted
     reminder_ids: tuple[int, ...]  # per entry of document["reminders"]
     reminder_open: tuple[bool, ...]  # scheduled: may still change
     welcomed: bool  # the welcome, with the housekeeping notes and partners, has been posted
@@ -133,31 +133,37 @@ def editable(session: Session, *, event: Event) -> Editable:
         "next_event": event.next_event_notice,
     }
     segments = sorted(event.segments, key=lambda segment: segment.position)
-    prompts = {prompt.theme: prompt for prompt in event.prompts}
+    # The four themes in their order, then the organiser's own prompts as they were added.
+    prompts = sorted(event.prompts, key=lambda prompt: (_theme_order(prompt.theme.value if prompt.theme else None),
+                                                        prompt.id or 0))
     rows = programme_reminders(session, event=event)
     document: Document = {
         "event": {key: value for key, value in header.items() if value is not None},
         "agenda": [{"title": segment.title, "start": _wall(segment.scheduled_at, event.timezone),
                     "kind": segment.kind.value, "speakers": list(segment.speakers or [])} for segment in segments],
-        "prompts": [_prompt_entry(theme.value, prompt.text, prompt.scheduled_at, event.timezone)
-                    for theme, prompt in sorted(prompts.items(), key=lambda item: list(DEFAULT_PROMPTS).index(item[0]))],
+        "prompts": [_prompt_entry(prompt, event.timezone) for prompt in prompts],
         "reminders": [_reminder_entry(reminder, event.evaluation_form_url) for reminder in rows],
     }
     return Editable(
         event_id=event.id,
         document=document,
         announced=tuple(segment.announced_at is not None or segment.missed for segment in segments),
-        posted_themes=frozenset(prompt.theme.value for prompt in event.prompts if prompt.posted_at is not None),
+        posted_themes=frozenset(_label(prompt) for prompt in event.prompts if prompt.posted_at is not None),
         reminder_ids=tuple(reminder.id for reminder in rows),
         reminder_open=tuple(reminder.status == ReminderStatus.SCHEDULED for reminder in rows),
         welcomed=event.welcome_message_ts is not None,
     )
 
 
-def _prompt_entry(theme: str, text: str, at: datetime | None, zone_name: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"theme": theme, "text": text}
-    if at is not None:
-        entry["at"] = _wall(at, zone_name)
+def _label(prompt: ReflectionPrompt) -> str:
+    return prompt.theme.value if prompt.theme is not None else prompt.name or ""
+
+
+def _prompt_entry(prompt: ReflectionPrompt, zone_name: str) -> dict[str, Any]:
+    entry: dict[str, Any] = ({"theme": prompt.theme.value} if prompt.theme is not None else {"name": prompt.name})
+    entry["text"] = prompt.text
+    if prompt.scheduled_at is not None:
+        entry["at"] = _wall(prompt.scheduled_at, zone_name)
     return entry
 
 
@@ -180,6 +186,8 @@ class Change:
     document: Document
     reminder_ids: tuple[int | None, ...]
     focus: int | None = None  # where the item or reminder changed now is, for its form's errors
+    # A custom prompt renamed, (old name, new name): its row keeps its place and its id.
+    renamed: tuple[str, str] | None = None
 
 
 def _copy(before: Editable) -> tuple[Document, list[int | None]]:
@@ -239,6 +247,42 @@ def put_prompt(before: Editable, theme: str, *, text: str, at: str | None) -> Ch
         entry["at"] = at
     prompts = [prompt for prompt in document["prompts"] if prompt.get("theme") != theme]
     document["prompts"] = sorted([*prompts, entry], key=lambda prompt: _theme_order(prompt.get("theme")))
+    return Change(document, tuple(ids))
+
+
+def _own_prompt(before: Editable, index: int) -> str:
+    """The name of the custom prompt at `index` of the document's prompts, if it may still change."""
+    prompts = before.document["prompts"]
+    if not 0 <= index < len(prompts) or "name" not in prompts[index]:
+        raise NotEditable("That prompt is no longer in the programme: it changed since you opened it.")
+    name = prompts[index]["name"]
+    if name in before.posted_themes:
+        raise NotEditable(f"The {name} prompt has been posted, so it stays as it is.")
+    return name
+
+
+def put_own_prompt(before: Editable, index: int | None, *, name: str, text: str, at: str | None) -> Change:
+    """Add a prompt of the organiser's own (`index` None), or change one; the four themes stay first."""
+    document, ids = _copy(before)
+    entry: dict[str, Any] = {"name": name, "text": text}
+    if at is not None:
+        entry["at"] = at
+    prompts = document["prompts"]
+    renamed = None
+    if index is None:
+        prompts.append(entry)
+    else:
+        old = _own_prompt(before, index)
+        prompts[index] = entry
+        renamed = (old, name) if old != name else None
+    return Change(document, tuple(ids), focus=next(n for n, prompt in enumerate(prompts) if prompt is entry),
+                  renamed=renamed)
+
+
+def remove_own_prompt(before: Editable, index: int) -> Change:
+    _own_prompt(before, index)
+    document, ids = _copy(before)
+    del document["prompts"][index]
     return Change(document, tuple(ids))
 
 
@@ -348,7 +392,7 @@ def apply(session: Session, *, event: Event, before: Editable, change: Change, n
     """
     programme = check(change.document)
     _write_segments(session, event, programme.segments, before)
-    _write_prompts(event, programme.prompts)
+    _write_prompts(session, event, programme.prompts, renamed=change.renamed)
     event.housekeeping_notes = list(programme.housekeeping)
     event.partner_organisations = list(programme.partners)
     event.next_event_notice = programme.next_event
@@ -380,17 +424,31 @@ def _write_segments(session: Session, event: Event, plans: tuple[SegmentPlan, ..
                                             kind=plan.kind, speakers=list(plan.speakers), scheduled_at=plan.starts_at))
 
 
-def _write_prompts(event: Event, plans: tuple[PromptPlan, ...]) -> None:
-    rows = {prompt.theme: prompt for prompt in event.prompts}
+def _write_prompts(session: Session, event: Event, plans: tuple[PromptPlan, ...], *,
+                   renamed: tuple[str, str] | None = None) -> None:
+    rows = {_label(prompt): prompt for prompt in event.prompts}
+    if renamed is not None and renamed[0] in rows and rows[renamed[0]].posted_at is None:
+        rows[renamed[1]] = rows.pop(renamed[0])
+    planned = {plan.label for plan in plans}
+    # A custom prompt taken out of the programme (the four themes always stay); gone before any
+    # new one is added, so a name may pass from one prompt to another in one change.
+    for label, row in rows.items():
+        if label in planned:
+            continue
+        if row.posted_at is not None:
+            raise NotEditable(f"The {label} prompt has been posted, so it stays in the programme.")
+        event.prompts.remove(row)
+        session.delete(row)
+    session.flush()
     for plan in plans:
-        row = rows.get(plan.theme)
+        row = rows.get(plan.label)
         if row is None:
-            event.prompts.append(ReflectionPrompt(event_id=event.id, theme=plan.theme, text=plan.text,
+            event.prompts.append(ReflectionPrompt(event_id=event.id, theme=plan.theme, name=plan.name, text=plan.text,
                                                   scheduled_at=plan.at))
         elif row.posted_at is None:
-            row.text, row.scheduled_at = plan.text, plan.at
+            row.name, row.text, row.scheduled_at = plan.name, plan.text, plan.at
         elif (row.text, row.scheduled_at) != (plan.text, plan.at):
-            raise NotEditable(f"The {plan.theme.value.replace('_', ' ')} prompt has been posted, so it stays as it is.")
+            raise NotEditable(f"The {plan.label.replace('_', ' ')} prompt has been posted, so it stays as it is.")
 
 
 def _write_reminders(session: Session, event: Event, plans: tuple[ReminderPlan, ...],

@@ -1,9 +1,9 @@
 """Programme files: what a checked file becomes, and the keys and limits it is checked against.
 
 A programme file describes one live event: the event itself, its agenda, the four reflection
-prompts, the evaluation reminders, partner organisations, housekeeping notes and the next-event
-notice. `docs/programme-files.md` documents every key; `examples/provider-collaboratives.toml`
-is a complete example. Everything here is timezone-aware UTC.
+prompts and any of the organiser's own, the evaluation reminders, partner organisations,
+housekeeping notes and the next-event notice. `docs/programme-files.md` documents every key;
+`examples/provider-collaboratives.toml` is a complete example. Everything here is timezone-aware UTC.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ EVENT_KEYS = (
 )
 TOP_LEVEL_KEYS = ("event", "agenda", "prompts", "reminders")
 AGENDA_KEYS = ("title", "start", "kind", "speakers")
-PROMPT_KEYS = ("theme", "text", "at")
+PROMPT_KEYS = ("theme", "name", "text", "at")
+# Each custom prompt is a line in the editor and a group in every digest: a handful is plenty.
+MAX_CUSTOM_PROMPTS = 10
 REMINDER_KEYS = ("when", "audience", "only_incomplete", "include_team", "text", "grace_hours")
 
 # --- what a programme becomes ----------------------------------------------------------------
@@ -85,9 +87,15 @@ class SegmentPlan:
 
 @dataclass(frozen=True)
 class PromptPlan:
-    theme: ReflectionTheme
+    theme: ReflectionTheme | None  # None for a custom prompt, which has a name instead
     text: str
     at: datetime | None  # aware, UTC; None: a chair posts it by command
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """As the plan and the editor show it: the theme's key, or the custom prompt's name."""
+        return self.theme.value if self.theme is not None else self.name or ""
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ class Programme:
     partners: tuple[str, ...]
     next_event: str | None
     segments: tuple[SegmentPlan, ...]
-    prompts: tuple[PromptPlan, ...]  # all four themes, in ReflectionTheme order
+    prompts: tuple[PromptPlan, ...]  # all four themes, in ReflectionTheme order, then custom ones as written
     reminders: tuple[ReminderPlan, ...]  # in file order
     retention_days: int = DEFAULT_RETENTION_DAYS
 

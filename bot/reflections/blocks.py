@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.models import ReflectionPrompt, ReflectionTheme
-from bot.reflections.rules import MAX_REFLECTION_LENGTH, Shareable, SharedReflection
+from bot.reflections.rules import MAX_REFLECTION_LENGTH, Shareable, SharedReflection, Topic
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
 from bot.slack.text import escape, plain, truncate
 from bot.slack.views import VALUE
@@ -34,6 +34,13 @@ THEME_NAMES: dict[ReflectionTheme, str] = {
     ReflectionTheme.EQUITY: "equity",
     ReflectionTheme.NEXT_STEPS: "next steps",
 }
+
+
+def topic_name(topic: Topic, *, capital: bool = False) -> str:
+    """A group of reflections as mrkdwn: the theme's words, or the custom prompt's name (escaped)."""
+    if isinstance(topic, ReflectionTheme):
+        return THEME_NAMES[topic].capitalize() if capital else THEME_NAMES[topic]
+    return escape(topic)
 
 
 SHARE_REFLECTION_CALLBACK = "share_reflection"
@@ -49,7 +56,7 @@ def share_reflection(prompt: ReflectionPrompt) -> dict[str, Any]:
         private_metadata=json.dumps({"prompt_id": prompt.id}),
         blocks=[
             SectionBlock(text=MarkdownTextObject(
-                text=f"*{THEME_NAMES[prompt.theme].capitalize()}*\n{truncate(escape(prompt.text), 2900)}")),
+                text=f"*{topic_name(prompt.topic, capital=True)}*\n{truncate(escape(prompt.text), 2900)}")),
             InputBlock(block_id="reflection", label="Your reflection", element=PlainTextInputElement(
                 action_id=VALUE, multiline=True, max_length=MAX_REFLECTION_LENGTH)),
             InputBlock(block_id="anonymous", label="Name", optional=True, element=CheckboxesElement(
@@ -63,16 +70,18 @@ def share_reflection(prompt: ReflectionPrompt) -> dict[str, Any]:
 MAX_MESSAGE_BLOCKS = 50
 
 
-def reflections_digest(title: str, reflections: list[SharedReflection], *, csv_sent: bool) -> Message:
-    """Grouped by theme; anonymous ones carry no name. Long digests are cut to fit one message,
-    and the CSV sent to the chair's DM always holds every reflection."""
+def reflections_digest(title: str, reflections: list[SharedReflection], *, csv_sent: bool,
+                       custom: tuple[str, ...] = ()) -> Message:
+    """Grouped by theme, then by the event's own prompts (`custom`, by name); anonymous ones carry
+    no name. Long digests are cut to fit one message, and the CSV sent to the chair's DM always
+    holds every reflection."""
     blocks: list = [HeaderBlock(text=truncate(plain(f"Reflections: {title}"), 150))]
-    by_theme: dict[ReflectionTheme, list[SharedReflection]] = {t: [] for t in ReflectionTheme}
+    by_topic: dict[Topic, list[SharedReflection]] = {t: [] for t in (*ReflectionTheme, *custom)}
     for reflection in reflections:
-        by_theme[reflection.theme].append(reflection)
+        by_topic.setdefault(reflection.topic, []).append(reflection)
     omitted = 0
-    for theme, items in by_theme.items():
-        header = f"*{THEME_NAMES[theme].capitalize()}* ({len(items)})"
+    for topic, items in by_topic.items():
+        header = f"*{topic_name(topic, capital=True)}* ({len(items)})"
         if not items:
             chunks = [header + "\n_No reflections yet._"]
         else:
@@ -114,15 +123,18 @@ def invite_to_share(*, event_id: int, event_title: str, count: int) -> Message:
     ))
 
 
-def share_picker(*, event_id: int, choices: dict[ReflectionTheme, list[Shareable]]) -> dict[str, Any]:
+def share_picker(*, event_id: int, choices: dict[Topic, list[Shareable]]) -> dict[str, Any]:
     """One set of checkboxes per prompted theme; only what the chair ticks is posted."""
     blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(
         text="Tick the reflections to share in the channel. The summary also gives the count for each theme. "
              "Anonymous reflections stay anonymous."))]
-    for theme, picks in choices.items():
+    for n, (topic, picks) in enumerate(choices.items()):
         options = [Option(value=str(p.reflection_id), text=PlainTextObject(
             text=truncate(plain(p.text) + (" (anonymous)" if p.anonymous else ""), 75))) for p in picks]
-        blocks.append(InputBlock(block_id=theme.value, label=truncate(THEME_NAMES[theme].capitalize(), 2000),
+        # A plain-text label: a custom prompt's name goes in as written, cut to the label's limit.
+        label = THEME_NAMES[topic].capitalize() if isinstance(topic, ReflectionTheme) else topic
+        block_id = topic.value if isinstance(topic, ReflectionTheme) else f"prompt-{n}"
+        blocks.append(InputBlock(block_id=block_id, label=truncate(label, 2000),
                                  optional=True, element=CheckboxesElement(action_id=VALUE, options=options)))
     if not choices:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="_No reflections were shared this time._")]))
@@ -130,17 +142,17 @@ def share_picker(*, event_id: int, choices: dict[ReflectionTheme, list[Shareable
                 close="Cancel", private_metadata=json.dumps({"event_id": event_id}), blocks=blocks).to_dict()
 
 
-def back_to_the_room(*, event_title: str, counts: dict[ReflectionTheme, int], picked: list[Shareable]) -> Message:
+def back_to_the_room(*, event_title: str, counts: dict[Topic, int], picked: list[Shareable]) -> Message:
     """In the channel: how many reflections each prompted theme drew, and the ones the chair chose."""
-    tally = "\n".join(f"• {THEME_NAMES[theme].capitalize()}: {count} reflection{'s' if count != 1 else ''}"
-                      for theme, count in counts.items())
+    tally = "\n".join(f"• {topic_name(topic, capital=True)}: {count} reflection{'s' if count != 1 else ''}"
+                      for topic, count in counts.items())
     blocks: list[Any] = [HeaderBlock(text="What you reflected"),
                          SectionBlock(text=MarkdownTextObject(text=truncate(
                              f"From *{escape(event_title)}*:\n{tally}", SECTION_LIMIT)))]
-    for theme in counts:
+    for topic in counts:
         lines = [f"> {truncate(escape(p.text), 600)}" + (f" — <@{p.author_slack_id}>" if p.author_slack_id else "")
-                 for p in picked if p.theme == theme]
+                 for p in picked if p.topic == topic]
         if lines:
             blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(
-                f"*{THEME_NAMES[theme].capitalize()}*\n" + "\n".join(lines), SECTION_LIMIT))))
+                f"*{topic_name(topic, capital=True)}*\n" + "\n".join(lines), SECTION_LIMIT))))
     return Message(text=f"What you reflected at {event_title}", blocks=blocks_of(*blocks))

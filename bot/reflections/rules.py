@@ -36,9 +36,26 @@ class ReflectionError(UserError):
     pass
 
 
+# What reflections are grouped under: a ReflectionTheme for the four themes, or a custom prompt's
+# name (never a theme's word: the programme's checks see to that). See ReflectionPrompt.topic.
+Topic = str
+
+
+def topic_key(topic: Topic) -> str:
+    """As the CSV writes it: the theme's value, or the custom prompt's name."""
+    return topic.value if isinstance(topic, ReflectionTheme) else topic
+
+
+def topics(session: Session, *, event_id: int) -> list[Topic]:
+    """The event's groups of reflections, in the order shown: the four themes, then its own prompts."""
+    own = session.scalars(select(ReflectionPrompt.name).where(
+        ReflectionPrompt.event_id == event_id, ReflectionPrompt.theme.is_(None)).order_by(ReflectionPrompt.id))
+    return [*ReflectionTheme, *(name for name in own if name)]
+
+
 @dataclass(frozen=True)
 class SharedReflection:
-    theme: ReflectionTheme
+    topic: Topic
     text: str
     # None when the author chose to stay anonymous: the digest and the CSV never see who.
     author_slack_id: str | None
@@ -138,27 +155,27 @@ def share_privately(
 
 
 def shared_reflections(session: Session, *, event: Event) -> list[SharedReflection]:
-    """Every standing reflection of an event, by theme then time; anonymous ones without author."""
+    """Every standing reflection of an event, by theme (then custom prompt) and time; anonymous ones without author."""
     rows = session.execute(
-        select(Reflection, ReflectionPrompt.theme, Person.slack_user_id, Person.display_name)
+        select(Reflection, ReflectionPrompt, Person.slack_user_id, Person.display_name)
         .join(ReflectionPrompt, ReflectionPrompt.id == Reflection.prompt_id)
         .join(Person, Person.id == Reflection.person_id)
         .where(ReflectionPrompt.event_id == event.id, Reflection.deleted_at.is_(None))
         .order_by(Reflection.created_at, Reflection.id)
     ).all()
-    theme_order = {theme: n for n, theme in enumerate(ReflectionTheme)}
+    order = {topic: n for n, topic in enumerate(topics(session, event_id=event.id))}
     shared = [
         SharedReflection(
-            theme=theme,
+            topic=prompt.topic,
             text=reflection.text,
             author_slack_id=None if reflection.anonymous else slack_id,
             author_name=None if reflection.anonymous else name,
             source=reflection.source,
             shared_at=reflection.created_at,
         )
-        for reflection, theme, slack_id, name in rows
+        for reflection, prompt, slack_id, name in rows
     ]
-    return sorted(shared, key=lambda r: theme_order[r.theme])
+    return sorted(shared, key=lambda r: order.get(r.topic, len(order)))
 
 
 def neutralise_for_spreadsheet(cell: str) -> str:
@@ -173,7 +190,7 @@ def reflections_csv(reflections: list[SharedReflection], *, timezone: str) -> st
     writer.writerow(["theme", "reflection", "author", "slack_user_id", "shared_at", "how"])
     for r in reflections:
         writer.writerow([
-            r.theme.value,
+            topic_key(r.topic),
             neutralise_for_spreadsheet(r.text),
             neutralise_for_spreadsheet(r.author_name or ("anonymous" if r.author_slack_id is None else "")),
             r.author_slack_id or "",
@@ -183,23 +200,23 @@ def reflections_csv(reflections: list[SharedReflection], *, timezone: str) -> st
     return out.getvalue()
 
 
-def reflection_counts(session: Session, *, event_id: int) -> dict[ReflectionTheme, int]:
+def reflection_counts(session: Session, *, event_id: int) -> dict[Topic, int]:
     rows = session.execute(
-        select(ReflectionPrompt.theme, func.count(Reflection.id))
+        select(ReflectionPrompt, func.count(Reflection.id))
         .join(Reflection, Reflection.prompt_id == ReflectionPrompt.id)
         .where(ReflectionPrompt.event_id == event_id, Reflection.deleted_at.is_(None))
-        .group_by(ReflectionPrompt.theme)
+        .group_by(ReflectionPrompt.id)
     ).all()
-    counts = {theme: 0 for theme in ReflectionTheme}
-    counts.update({theme: count for theme, count in rows})
+    counts = {topic: 0 for topic in topics(session, event_id=event_id)}
+    counts.update({prompt.topic: count for prompt, count in rows})
     return counts
 
 
-def prompted_counts(session: Session, *, event_id: int) -> dict[ReflectionTheme, int]:
-    """Reflections per theme, for the themes whose prompt was actually posted."""
-    posted = set(session.scalars(select(ReflectionPrompt.theme).where(
-        ReflectionPrompt.event_id == event_id, ReflectionPrompt.posted_at.is_not(None))))
-    return {theme: count for theme, count in reflection_counts(session, event_id=event_id).items() if theme in posted}
+def prompted_counts(session: Session, *, event_id: int) -> dict[Topic, int]:
+    """Reflections per theme (or custom prompt), for the prompts actually posted."""
+    posted = {prompt.topic for prompt in session.scalars(select(ReflectionPrompt).where(
+        ReflectionPrompt.event_id == event_id, ReflectionPrompt.posted_at.is_not(None)))}
+    return {topic: count for topic, count in reflection_counts(session, event_id=event_id).items() if topic in posted}
 
 
 # --- back to the room -----------------------------------------------------------------------------
@@ -211,27 +228,27 @@ SHAREABLE_PER_THEME = 10
 @dataclass(frozen=True)
 class Shareable:
     reflection_id: int
-    theme: ReflectionTheme
+    topic: Topic
     text: str
     anonymous: bool
     author_slack_id: str | None  # None when anonymous
 
 
-def shareable(session: Session, *, event_id: int) -> dict[ReflectionTheme, list[Shareable]]:
-    """What a chair may choose from: the standing reflections of each prompted theme, earliest first."""
+def shareable(session: Session, *, event_id: int) -> dict[Topic, list[Shareable]]:
+    """What a chair may choose from: the standing reflections of each prompt posted, earliest first."""
     rows = session.execute(
-        select(Reflection, ReflectionPrompt.theme, Person.slack_user_id)
+        select(Reflection, ReflectionPrompt, Person.slack_user_id)
         .join(ReflectionPrompt, ReflectionPrompt.id == Reflection.prompt_id)
         .join(Person, Person.id == Reflection.person_id)
         .where(ReflectionPrompt.event_id == event_id, Reflection.deleted_at.is_(None),
                ReflectionPrompt.posted_at.is_not(None))
         .order_by(Reflection.created_at, Reflection.id)
     ).all()
-    found: dict[ReflectionTheme, list[Shareable]] = {}
-    for reflection, theme, author in rows:
-        picks = found.setdefault(theme, [])
+    found: dict[Topic, list[Shareable]] = {}
+    for reflection, prompt, author in rows:
+        picks = found.setdefault(prompt.topic, [])
         if len(picks) < SHAREABLE_PER_THEME:
-            picks.append(Shareable(reflection.id, theme, reflection.text, reflection.anonymous,
+            picks.append(Shareable(reflection.id, prompt.topic, reflection.text, reflection.anonymous,
                                    None if reflection.anonymous else author))
     return found
 

@@ -38,6 +38,13 @@ def export(database: Database, client: WebClient, *, event_id: int,
     return event.title, shared, reflections_csv(shared, timezone=event.timezone)
 
 
+def own_prompts(database: Database, *, event_id: int) -> tuple[str, ...]:
+    """The names of the event's custom prompts, for the digest to show each, reflected on or not."""
+    with unit_of_work(database) as session:
+        return tuple(topic for topic in rules.topics(session, event_id=event_id)
+                     if not isinstance(topic, ReflectionTheme))
+
+
 def prompt_by_id(database: Database, *, workspace_id: int, prompt_id: int) -> ReflectionPrompt:
     with unit_of_work(database) as session:
         prompt = session.get(ReflectionPrompt, prompt_id)
@@ -80,7 +87,7 @@ def share_privately(database: Database, *, workspace_id: int, prompt_id: int, sl
 
 
 def share_choices(database: Database, *, workspace_id: int, event_id: int,
-                  slack_user_id: str) -> dict[ReflectionTheme, list[rules.Shareable]]:
+                  slack_user_id: str) -> dict[rules.Topic, list[rules.Shareable]]:
     """What a chair may share back with the room, once they are known to run the event."""
     with unit_of_work(database) as session:
         event = session.get(Event, event_id)

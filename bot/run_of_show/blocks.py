@@ -14,9 +14,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.models import AgendaSegment, Event, ReflectionPrompt, ReflectionTheme
+from bot.models import AgendaSegment, Event, ReflectionPrompt
 from bot.organisations import blocks as organisation_blocks
-from bot.reflections.blocks import SHARE_REFLECTION_ACTION, THEME_NAMES
+from bot.reflections.blocks import SHARE_REFLECTION_ACTION, topic_name
+from bot.reflections.rules import Topic
 from bot.run_of_show.rules import NextItem, RunState
 from bot.slack import messages
 from bot.slack.messages import SECTION_LIMIT, Message, blocks_of
@@ -90,7 +91,7 @@ def prompt(prompt: ReflectionPrompt) -> Message:
     return Message(
         text=f"Reflection: {escape(prompt.text)}",
         blocks=blocks_of(
-            _section(f":thought_balloon: *Reflection: {THEME_NAMES[prompt.theme]}*\n{escape(prompt.text)}"),
+            _section(f":thought_balloon: *Reflection: {topic_name(prompt.topic)}*\n{escape(prompt.text)}"),
             ContextBlock(elements=[MarkdownTextObject(
                 text="Reply in this thread, or share privately (you can stay anonymous) with the button.")]),
             ActionsBlock(elements=[ButtonElement(
@@ -99,9 +100,9 @@ def prompt(prompt: ReflectionPrompt) -> Message:
     )
 
 
-def close(event: Event, counts: dict[ReflectionTheme, int]) -> Message:
+def close(event: Event, counts: dict[Topic, int]) -> Message:
     tally = "\n".join(
-        f"• {THEME_NAMES[theme].capitalize()}: {count} reflection{'s' if count != 1 else ''}"
+        f"• {topic_name(theme, capital=True)}: {count} reflection{'s' if count != 1 else ''}"
         for theme, count in counts.items()
     )
     shared = f"\n\n*What you shared*\n{tally}" if tally else ""  # only the themes that were prompted
@@ -129,7 +130,7 @@ def missed_while_away(event: Event, *, ended: datetime, started: bool, segments:
     if not started:
         lines.append("• the welcome (the session never started in Slack)")
     lines.extend(f"• agenda item: {escape(s.title)}" for s in segments)
-    lines.extend(f"• the {THEME_NAMES[p.theme]} prompt" for p in prompts)
+    lines.extend(f"• the {topic_name(p.topic)} prompt" for p in prompts)
     lines.append("• the close, with its thank-you and the evaluation form")
     lines.append("The event is now closed. Follow-ups and reminders carry on as planned; post a thank-you with "
                  "the form's link in the channel yourself if the audience should still have it.")
@@ -151,7 +152,7 @@ def _coming(state: RunState) -> list[str]:
     for prompt in state.unposted_prompts:
         due = state.prompt_due(prompt)
         if due is not None:
-            lines.append(f"• The {THEME_NAMES[prompt.theme]} prompt at {local_time(due, timezone=zone)}")
+            lines.append(f"• The {topic_name(prompt.topic)} prompt at {local_time(due, timezone=zone)}")
     if state.closes_at is not None:
         lines.append(f"• The close at {local_time(state.closes_at, timezone=zone)}")
     if state.event.held_at is not None:
@@ -181,10 +182,12 @@ def status(state: RunState) -> Message:
                      f"{'behind' if offset_minutes > 0 else 'ahead of'} the programme.")
     if state.unposted_prompts:
         lines.append("Prompts not yet posted: " + ", ".join(
-            f"`{p.theme.value}`" + (f" at {local_time(due, timezone=zone)}" if (due := state.prompt_due(p)) else "")
+            # What a chair types after `/event prompt`: the theme's key, or the prompt's own name.
+            f"`{p.theme.value if p.theme is not None else escape(p.name or '')}`"
+            + (f" at {local_time(due, timezone=zone)}" if (due := state.prompt_due(p)) else "")
             for p in state.unposted_prompts))
     lines.append("Reflections so far: " + ", ".join(
-        f"{THEME_NAMES[t]} {n}" for t, n in state.reflection_counts.items()))
+        f"{topic_name(t)} {n}" for t, n in state.reflection_counts.items()))
     if state.closes_at is not None:
         lines.append(f"{'Closed' if event.closed_at else 'Closes'} at {local_time(state.closes_at, timezone=zone)}.")
     return Message(text=f"Status of {escape(event.title)}", blocks=blocks_of(

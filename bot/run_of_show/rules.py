@@ -14,9 +14,8 @@ from bot.models import (
     Event,
     EventStatus,
     ReflectionPrompt,
-    ReflectionTheme,
 )
-from bot.reflections.rules import PROMPT_POST, reflection_counts
+from bot.reflections.rules import PROMPT_POST, Topic, reflection_counts
 
 # What the run of show posts through the outbox (bot/run_of_show/posts.py renders them), in this order.
 WELCOME_POST = "welcome_post"
@@ -39,6 +38,9 @@ class RunOfShowError(UserError):
     """Something the chair asked for cannot happen now; the message says why and what to do."""
 
 
+WHICH_PROMPT = ("Which prompt? Use `/event prompt improvement`, `collaborative`, `equity` or `next`, "
+                "or the name of one of the event's own prompts.")
+
 @dataclass(frozen=True)
 class RunState:
     event: Event
@@ -46,7 +48,7 @@ class RunState:
     next_segment: AgendaSegment | None
     next_segment_due: datetime | None
     unposted_prompts: list[ReflectionPrompt]
-    reflection_counts: dict[ReflectionTheme, int]
+    reflection_counts: dict[Topic, int]
     closes_at: datetime | None = None
 
     def prompt_due(self, prompt: ReflectionPrompt) -> datetime | None:

@@ -19,6 +19,7 @@ from bot import home_tabs, outbox
 from bot.db import Database, unit_of_work
 from bot.errors import DatabaseUnavailable
 from bot.events.posts import notify_organisers
+from bot.events.rules import prompt_word
 from bot.events.slack import enrol_channel_members
 from bot.models import AgendaSegment, Event, EventStatus, ReflectionPrompt, ReflectionTheme
 from bot.reflections import blocks as reflection_blocks
@@ -31,6 +32,7 @@ from bot.run_of_show.rules import (
     SAME_PRESS_SECONDS,
     SEGMENT_POST,
     WELCOME_POST,
+    WHICH_PROMPT,
     NextItem,
     Pace,
     RunOfShowError,
@@ -43,6 +45,7 @@ from bot.run_of_show.rules import (
     not_live,
     run_state,
 )
+from bot.slack.text import escape, truncate
 from bot.workspaces import installed
 
 logger = logging.getLogger(__name__)
@@ -207,14 +210,22 @@ def extend_event(database: Database, *, event_id: int, now: datetime, minutes: i
 # --- reflection prompts --------------------------------------------------------------------------
 
 
-def post_prompt(database: Database, *, event_id: int, theme: ReflectionTheme, now: datetime) -> ReflectionPrompt:
+def post_prompt(database: Database, *, event_id: int, theme: ReflectionTheme | str, now: datetime) -> ReflectionPrompt:
+    """Post a theme's prompt, or (`theme` a str) the event's own prompt of that name."""
     with unit_of_work(database) as session:
         event = _live_event(session, event_id)
-        prompt = session.scalar(
-            select(ReflectionPrompt).where(ReflectionPrompt.event_id == event_id, ReflectionPrompt.theme == theme)
-        )
-        if prompt is None:
-            raise RunOfShowError("This event has no prompt for that theme.")
+        prompts = list(session.scalars(select(ReflectionPrompt).where(ReflectionPrompt.event_id == event_id)))
+        if isinstance(theme, ReflectionTheme):
+            prompt = next((p for p in prompts if p.theme == theme), None)
+            if prompt is None:
+                raise RunOfShowError("This event has no prompt for that theme.")
+        else:
+            prompt = next((p for p in prompts if p.theme is None and p.name
+                           and prompt_word(p.name) == prompt_word(theme)), None)
+            if prompt is None:
+                own = ", ".join(f"`{escape(p.name)}`" for p in prompts if p.theme is None and p.name)
+                raise RunOfShowError(f"This event has no prompt called '{escape(truncate(theme, 60))}'. {WHICH_PROMPT}"
+                                     + (f" This event's own: {own}." if own else ""))
         won = session.execute(
             update(ReflectionPrompt)
             .where(ReflectionPrompt.id == prompt.id, ReflectionPrompt.posted_at.is_(None))
@@ -222,7 +233,7 @@ def post_prompt(database: Database, *, event_id: int, theme: ReflectionTheme, no
         ).rowcount
         if not won:
             raise RunOfShowError(
-                f"The {reflection_blocks.THEME_NAMES[theme]} prompt has already been posted; "
+                f"The {reflection_blocks.topic_name(prompt.topic)} prompt has already been posted; "
                 "people can still answer in its thread."
             )
         _request(session, kind=PROMPT_POST, event=event, subject_id=prompt.id, now=now)
@@ -332,7 +343,7 @@ def run_due_work(
                 work.append(("segment", event.id, None))
             for prompt in in_programme_order(list(event.prompts)):
                 if prompt.posted_at is None and prompt.scheduled_at and effective_time(event, prompt.scheduled_at) <= now:
-                    work.append(("prompt", event.id, prompt.theme))
+                    work.append(("prompt", event.id, prompt.theme if prompt.theme is not None else prompt.name))
             if closes_at <= now:
                 work.append(("close", event.id, None))
     for kind, event_id, theme in work:
