@@ -1,7 +1,8 @@
 """A Q&A burst shaped like a 300-attendee session, against `eventbot serve` and a bare Bolt app.
 
-150 questions and 3,000 upvote clicks within 60 seconds, sent as signed requests through the local
-Slack double. Prints p50/p99 acknowledgement times for eventbot on SQLite (and PostgreSQL with
+150 questions and 3,000 upvote clicks within 60 seconds, sent as signed requests built by the local
+Slack double, which runs in a process of its own (bench/slack_elsewhere.py) so that the calls eventbot
+makes to Slack do not share the GIL of the threads timing its acks. Prints p50/p99 acknowledgement times for eventbot on SQLite (and PostgreSQL with
 --database-url) and for a bare Bolt app that only acks, measured in the same run, with the ratio.
 
     python bench/qa_burst.py [--seconds 60] [--database-url postgresql://postgres@127.0.0.1:5432/test]
