@@ -149,7 +149,8 @@ TOKEN_KEY_VARIABLE = "EVENTBOT_TOKEN_KEY"
 
 # The bot scopes an install asks for: manifest.yml's oauth_config.scopes.bot, which a test compares.
 BOT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "users:read", "users:read.email", "usergroups:read",
-              "channels:read", "channels:join", "channels:history", "groups:read", "groups:history", "files:write")
+              "channels:read", "channels:join", "channels:history", "groups:read", "groups:history", "files:write",
+              "files:read")
 
 
 def _check_distribution(client_id: str | None, client_secret: str | None, *, bot_token: str | None,
