@@ -218,3 +218,11 @@ def test_the_same_question_sent_twice_is_stored_once(database: Database, workspa
         session.get_one(Question, first).created_at -= timedelta(minutes=11)
     ask(database, workspace_id, "Sent twice?")
     assert count(database, Question, text="Sent twice?") == 3
+
+
+def test_a_nul_in_a_question_is_dropped_rather_than_refused_by_the_database(database: Database, workspace_id: int) -> None:
+    question_id = ask(database, workspace_id, "0\x00 and more\x00")
+    with unit_of_work(database) as session:
+        assert session.get_one(Question, question_id).text == "0 and more"
+    with pytest.raises(QuestionError, match="empty"):
+        ask(database, workspace_id, "\x00\x00")

@@ -82,7 +82,8 @@ class QuestionCard:
 def check_text(text: str, *, what: str = "question", limit: int = MAX_QUESTION_LENGTH) -> str:
     """The text as it will be stored, once it is known to show as something and to fit `limit` as
     Slack shows it (escaped), so its card, answer post or notice can always be built."""
-    text = (text or "").strip()
+    # A NUL is never something a person typed, and PostgreSQL cannot store one in text.
+    text = (text or "").replace("\x00", "").strip()
     if not visible(text):
         raise QuestionError(f"Your {what} is empty: type it after `/ask`, for example `/ask How did you start?`"
                             if what == "question" else f"The {what} is empty: write a few words.")
