@@ -6,6 +6,8 @@ whose day and times can be changed before anything is saved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
@@ -14,6 +16,7 @@ from bot.errors import UserError
 from bot.events import blocks as event_blocks
 from bot.events import slack as events_slack
 from bot.events.rules import FormProblems
+from bot.models import Event
 from bot.reminders import slack as reminders_slack
 from bot.slack import messages
 from bot.slack.text import escape, local_date_and_time
@@ -60,26 +63,35 @@ def open_postpone_form(ack: Ack, command: dict, context: BoltContext, client: We
         open_form(client, respond, trigger_id=command.get("trigger_id"), view=event_blocks.postpone_form(event))
 
 
-def save_postponement(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
+def _saved_from_form(ack: Ack, context: BoltContext, save: Callable[[], Event]) -> Event | None:
+    """Run a form's change and, once saved, let close-relative reminders follow the event's new close;
+    a problem is shown on the form (and nothing is saved) instead."""
     try:
-        event_id = payloads.positive_id(payloads.metadata(view, "event_id")["event_id"])
-        user_id = payloads.user_id(body)
-        values = payloads.form_values(view)
-        event = events_slack.postpone(context["database"], workspace_id=context["workspace_id"], event_id=event_id,
-                                      slack_user_id=user_id, date=values.get("date"), start=values.get("start"),
-                                      end=values.get("end"), now=utcnow())
-        # Reminders counted from the close follow a close that moved.
+        event = save()
         reminders_slack.follow_close(context["database"], event_id=event.id)
     except FormProblems as problems:
         ack(response_action="errors", errors=problems.problems)
-        return
+        return None
     except UserError as error:
         ack(response_action="errors", errors={"date": str(error)})
-        return
+        return None
     ack()
-    tell(client, channel_id=event.channel_id, user_id=user_id, message=messages.ok(
-        f"*{escape(event.title)}* now starts {local_date_and_time(event.starts_at, timezone=event.timezone)}; "
-        "the channel is told."))
+    return event
+
+
+def save_postponement(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
+    def postpone() -> Event:
+        event_id = payloads.positive_id(payloads.metadata(view, "event_id")["event_id"])
+        values = payloads.form_values(view)
+        return events_slack.postpone(context["database"], workspace_id=context["workspace_id"], event_id=event_id,
+                                     slack_user_id=payloads.user_id(body), date=values.get("date"), start=values.get("start"),
+                                     end=values.get("end"), now=utcnow())
+
+    event = _saved_from_form(ack, context, postpone)
+    if event is not None:
+        tell(client, channel_id=event.channel_id, user_id=payloads.user_id(body), message=messages.ok(
+            f"*{escape(event.title)}* now starts {local_date_and_time(event.starts_at, timezone=event.timezone)}; "
+            "the channel is told."))
 
 
 def open_duplicate_form(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -95,25 +107,19 @@ def open_duplicate_form(ack: Ack, command: dict, context: BoltContext, client: W
 
 
 def save_duplicate(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient) -> None:
-    try:
+    def duplicate() -> Event:
         source_id = payloads.positive_id(payloads.metadata(view, "event_id")["event_id"])
-        user_id = payloads.user_id(body)
         values = payloads.form_values(view)
-        event = events_slack.duplicate(context["database"], workspace_id=context["workspace_id"], source_id=source_id,
-                                       slack_user_id=user_id, title=values.get("title"), date=values.get("date"),
-                                       start=values.get("start"), end=values.get("end"), now=utcnow())
-        reminders_slack.follow_close(context["database"], event_id=event.id)
-    except FormProblems as problems:
-        ack(response_action="errors", errors=problems.problems)
-        return
-    except UserError as error:
-        ack(response_action="errors", errors={"date": str(error)})
-        return
-    ack()
-    tell(client, channel_id=event.channel_id, user_id=user_id, message=messages.ok(
-        f"*{escape(event.title)}* is set up for this channel, "
-        f"{local_date_and_time(event.starts_at, timezone=event.timezone)}, with the same programme. "
-        "`/event setup` changes it."))
+        return events_slack.duplicate(context["database"], workspace_id=context["workspace_id"], source_id=source_id,
+                                      slack_user_id=payloads.user_id(body), title=values.get("title"), date=values.get("date"),
+                                      start=values.get("start"), end=values.get("end"), now=utcnow())
+
+    event = _saved_from_form(ack, context, duplicate)
+    if event is not None:
+        tell(client, channel_id=event.channel_id, user_id=payloads.user_id(body), message=messages.ok(
+            f"*{escape(event.title)}* is set up for this channel, "
+            f"{local_date_and_time(event.starts_at, timezone=event.timezone)}, with the same programme. "
+            "`/event setup` changes it."))
 
 
 SUBCOMMANDS = {"cancel": ask_to_cancel, "postpone": open_postpone_form, "duplicate": open_duplicate_form}
