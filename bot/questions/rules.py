@@ -290,7 +290,9 @@ def record_votes(session: Session, *, clicks: list[VoteClick],
     if new:
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         # A concurrent click from the same person may have got there first: one vote either way.
-        session.execute(insert(Vote.__table__).values(new).on_conflict_do_nothing())
+        # The rows go as parameters of one statement, compiled once per process: a VALUES clause
+        # built from them would be compiled afresh for every batch, on the GIL the acks need.
+        session.execute(insert(Vote.__table__).on_conflict_do_nothing(), new)
     touched = {c.question_id for _, c in valid}
     if redraw_at is not None:
         _enqueue_redraws(session, [(q, found[q].event_id, found[q].workspace_id, found[q].channel_id)
