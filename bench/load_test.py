@@ -435,6 +435,12 @@ def report(database: db.Database, platform: SlackPlatform, load: Load, audience:
     print(f"scheduler failover {failover:.1f} s" if failover is not None else "scheduler failover: none seen")
     for name in sorted(peaks):
         print(f"peak RSS {name}: {peaks[name]:.0f} MB")
+    for text in [t for t in load.reflections if reflections[t] == 0][:20]:
+        # What Slack's double saw of each lost reflection's delivery: its answers, attempt by attempt.
+        answers = [(d.payload.get("event_id"), d.response.status)
+                   for team in TEAMS for d in platform.workspace(team).deliveries
+                   if d.kind == "event" and (d.payload.get("event") or {}).get("text") == text]
+        print(f"lost reflection {text!r}: deliveries {answers}", file=sys.stderr)
     web_ok = all(peaks[n] < 150 for n in peaks if n.startswith("web"))
     ok = not load.failed and lost == 0 and duplicated == 0 and missing_dms == 0 and failover is not None and failover < 60
     print("targets: nothing failed after retry, nothing lost or duplicated, failover under 60 s, a web process under 150 MB: "
