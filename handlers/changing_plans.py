@@ -17,7 +17,7 @@ from bot.events import blocks as event_blocks
 from bot.events import slack as events_slack
 from bot.events.rules import FormProblems
 from bot.models import Event
-from bot.reminders import slack as reminders_slack
+from bot.reminders import rules as reminders
 from bot.slack import messages
 from bot.slack.text import escape, local_date_and_time
 from handlers import payloads
@@ -63,12 +63,11 @@ def open_postpone_form(ack: Ack, command: dict, context: BoltContext, client: We
         open_form(client, respond, trigger_id=command.get("trigger_id"), view=event_blocks.postpone_form(event))
 
 
-def _saved_from_form(ack: Ack, context: BoltContext, save: Callable[[], Event]) -> Event | None:
-    """Run a form's change and, once saved, let close-relative reminders follow the event's new close;
+def _saved_from_form(ack: Ack, save: Callable[[], Event]) -> Event | None:
+    """Run a form's change (close-relative reminders follow the new close in the same transaction);
     a problem is shown on the form (and nothing is saved) instead."""
     try:
         event = save()
-        reminders_slack.follow_close(context["database"], event_id=event.id)
     except FormProblems as problems:
         ack(response_action="errors", errors=problems.problems)
         return None
@@ -85,9 +84,10 @@ def save_postponement(ack: Ack, body: dict, view: dict, context: BoltContext, cl
         values = payloads.form_values(view)
         return events_slack.postpone(context["database"], workspace_id=context["workspace_id"], event_id=event_id,
                                      slack_user_id=payloads.user_id(body), date=values.get("date"), start=values.get("start"),
-                                     end=values.get("end"), now=utcnow())
+                                     end=values.get("end"), now=utcnow(),
+                                     follow_close=reminders.follow_close)
 
-    event = _saved_from_form(ack, context, postpone)
+    event = _saved_from_form(ack, postpone)
     if event is not None:
         tell(client, channel_id=event.channel_id, user_id=payloads.user_id(body), message=messages.ok(
             f"*{escape(event.title)}* now starts {local_date_and_time(event.starts_at, timezone=event.timezone)}; "
@@ -112,9 +112,10 @@ def save_duplicate(ack: Ack, body: dict, view: dict, context: BoltContext, clien
         values = payloads.form_values(view)
         return events_slack.duplicate(context["database"], workspace_id=context["workspace_id"], source_id=source_id,
                                       slack_user_id=payloads.user_id(body), title=values.get("title"), date=values.get("date"),
-                                      start=values.get("start"), end=values.get("end"), now=utcnow())
+                                      start=values.get("start"), end=values.get("end"), now=utcnow(),
+                                      follow_close=reminders.follow_close)
 
-    event = _saved_from_form(ack, context, duplicate)
+    event = _saved_from_form(ack, duplicate)
     if event is not None:
         tell(client, channel_id=event.channel_id, user_id=payloads.user_id(body), message=messages.ok(
             f"*{escape(event.title)}* is set up for this channel, "

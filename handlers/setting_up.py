@@ -17,7 +17,7 @@ from bot.events import blocks as event_blocks
 from bot.events import rules as events
 from bot.events import slack as events_slack
 from bot.events.rules import FormProblems
-from bot.reminders import slack as reminders_slack
+from bot.reminders import rules as reminders
 from bot.slack import messages
 from bot.slack.text import escape, local_date_and_time
 from handlers import payloads
@@ -91,9 +91,9 @@ def save_setup_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
         event = events_slack.save_setup(
             context["database"], workspace_id=context["workspace_id"], channel_id=channel_id,
             event_id=event_id, slack_user_id=user_id, details=details, now=utcnow(),
+            # Reminders counted from the close follow a close that moved.
+            follow_close=reminders.follow_close,
         )
-        # Reminders counted from the close follow a close that moved.
-        reminders_slack.follow_close(context["database"], event_id=event.id)
     except FormProblems as problems:
         ack(response_action="errors", errors=problems.problems)
         return

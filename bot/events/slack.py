@@ -39,6 +39,10 @@ from bot.models import Event, Person, Role
 
 logger = logging.getLogger(__name__)
 
+# Reminders timed from the close follow an event whose close moved. That rule belongs to the
+# reminders, which build on this domain, so whoever changes an event hands it in.
+FollowClose = Callable[..., object]
+
 
 # Admin flags and the organisers' group change rarely, while one setup asks twice (opening the form,
 # saving it) and a busy morning asks many times: remembering answers for five minutes keeps that to
@@ -258,17 +262,27 @@ def check_before_saving(
 
 def save_setup(
     database: Database, *, workspace_id: int, channel_id: str, event_id: int | None,
-    slack_user_id: str, details: EventDetails, now: datetime,
+    slack_user_id: str, details: EventDetails, now: datetime, follow_close: FollowClose | None = None,
 ) -> Event:
-    """Create the channel's event, or change it when the form was opened on an existing one."""
+    """Create the channel's event, or change it when the form was opened on an existing one.
+
+    `follow_close` (the reminders' rule, which this domain cannot import) runs in the same
+    transaction: a form answered "saved" never leaves reminders timed from the old close.
+    """
     with unit_of_work(database) as session:
         if event_id is None:
             if problems := moving_problems(None, details, now=now):
                 raise FormProblems(problems)
-            return create_event(session, workspace_id=workspace_id, channel_id=channel_id,
-                                organiser_slack_id=slack_user_id, details=details)
-        event = _event_to_change(session, event_id=event_id, workspace_id=workspace_id, slack_user_id=slack_user_id)
-        return update_event(session, event=event, details=details, now=now)
+            event = create_event(session, workspace_id=workspace_id, channel_id=channel_id,
+                                 organiser_slack_id=slack_user_id, details=details)
+        else:
+            event = _event_to_change(session, event_id=event_id, workspace_id=workspace_id,
+                                     slack_user_id=slack_user_id)
+            event = update_event(session, event=event, details=details, now=now)
+        if follow_close is not None:
+            session.flush()
+            follow_close(session, event=event)
+        return event
 
 
 def _event_to_change(session: Session, *, event_id: int, workspace_id: int, slack_user_id: str) -> Event:
@@ -494,7 +508,7 @@ def cancel(database: Database, *, workspace_id: int, event_id: int, slack_user_i
 
 
 def postpone(database: Database, *, workspace_id: int, event_id: int, slack_user_id: str, date: str | None,
-             start: str | None, end: str | None, now: datetime) -> Event:
+             start: str | None, end: str | None, now: datetime, follow_close: FollowClose | None = None) -> Event:
     """Move the event to a new day and times; the channel is told. Problems are `FormProblems` by field."""
     with unit_of_work(database) as session:
         event = _organised_event(session, workspace_id=workspace_id, event_id=event_id, slack_user_id=slack_user_id,
@@ -503,6 +517,8 @@ def postpone(database: Database, *, workspace_id: int, event_id: int, slack_user
         events.postpone_event(session, event=event, date=date, start=start, end=end, now=now)
         posts.tell_postponed(session, event=event, was=was, now=now)
         session.flush()
+        if follow_close is not None:
+            follow_close(session, event=event)
         session.expunge(event)
         return event
 
@@ -531,7 +547,8 @@ def event_to_duplicate(database: Database, *, workspace_id: int, channel_id: str
 
 
 def duplicate(database: Database, *, workspace_id: int, source_id: int, slack_user_id: str, title: str | None,
-              date: str | None, start: str | None, end: str | None, now: datetime) -> Event:
+              date: str | None, start: str | None, end: str | None, now: datetime,
+              follow_close: FollowClose | None = None) -> Event:
     """Create the next event like the source, on the day and times chosen; its organiser is told nothing
     more than the form's answer (nothing is posted in the channel until the new event opens)."""
     with unit_of_work(database) as session:
@@ -543,5 +560,7 @@ def duplicate(database: Database, *, workspace_id: int, source_id: int, slack_us
         copy = events.duplicate_event(session, source=source, details=details, organiser_slack_id=slack_user_id,
                                       now=now)
         session.flush()
+        if follow_close is not None:
+            follow_close(session, event=copy)
         session.expunge(copy)
         return copy
