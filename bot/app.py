@@ -36,6 +36,7 @@ from bot.slack.messages import NOT_INSTALLED_HERE, not_set_up_here, notice, some
 from bot.slack.sender import Sender
 from bot.slack.views import notice_modal
 from bot.workspaces import ensure_workspace, find_workspace, is_team_id, mark_installed
+from handlers.middleware import Next, StepMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -182,10 +183,9 @@ def build_app(runtime: Runtime, *, signing_secret: str | None = None, verify_tok
             # auth.test at start-up: a wrong token or unreachable Slack stops the process at once.
             token_verification_enabled=verify_token,
         )
-    app.use(_attach_database(runtime))
-    app.use(_attach_installations(runtime))
-    app.use(_store_events_before_answering(runtime.database, handlers.STORED_EVENTS))
-    app.use(_skip_redelivered_events(runtime.database))
+    app.use(StepMiddleware(_attach_database(runtime)))
+    app.use(StepMiddleware(_store_events_before_answering(runtime.database, handlers.STORED_EVENTS)))
+    app.use(StepMiddleware(_skip_redelivered_events(runtime.database)))
     app.error(_answer_without_a_500)
     handlers.register_all(app)
     return app
@@ -195,7 +195,7 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
     database = runtime.database
     workspace_ids: dict[str, int] = {}
 
-    def attach_database(context: BoltContext, body: dict, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
+    def attach_database(body: dict, context: BoltContext, next: Next) -> BoltResponse | None:  # noqa: A002 - Bolt's name
         # One token serves one workspace, and Bolt does not compare the team a request comes from
         # with the token's: a request signed for this app from another workspace would otherwise
         # get a workspace row and be served with our token.
@@ -206,6 +206,8 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
             return _nothing_done(body)
         context["database"] = database
         context["votes"] = runtime.votes()
+        # For handlers/uninstalling.py: installs to forget, when eventbot is distributed.
+        context["installations"] = runtime.installations
         team_id = context.team_id or context.enterprise_id
         if not is_team_id(team_id):
             # Every listener works inside a workspace; Slack names one in everything it sends.
@@ -225,15 +227,6 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
         return next()
 
     return attach_database
-
-
-def _attach_installations(runtime: Runtime):  # type: ignore[no-untyped-def]
-    def attach_installations(context: BoltContext, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
-        # For handlers/uninstalling.py: installs to forget, when eventbot is distributed.
-        context["installations"] = runtime.installations
-        return next()
-
-    return attach_installations
 
 
 def _nothing_done(body: dict) -> BoltResponse:
@@ -266,7 +259,7 @@ def _another_install(context: BoltContext, ours: AuthorizeResult) -> str | None:
 
 
 def _skip_redelivered_events(database: Database):  # type: ignore[no-untyped-def]
-    def skip_redelivered_events(body: dict, context: BoltContext, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
+    def skip_redelivered_events(body: dict, context: BoltContext, next: Next) -> BoltResponse | None:  # noqa: A002 - Bolt's name
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if is_event_id(event_id):
             with unit_of_work(database) as session:
@@ -289,7 +282,7 @@ def _store_events_before_answering(database: Database, listeners: dict[str, Call
     crash in between means a redelivery, which the listeners take in their stride (idempotent).
     """
 
-    def store_events_before_answering(body: dict, context: BoltContext, next) -> BoltResponse | None:  # type: ignore[no-untyped-def]
+    def store_events_before_answering(body: dict, context: BoltContext, next: Next) -> BoltResponse | None:  # noqa: A002 - Bolt's name
         event = body.get("event") if body.get("type") == "event_callback" else None
         listener = listeners.get((event or {}).get("type", ""))
         if listener is None:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from slack_bolt import App, BoltContext, Respond
+from slack_bolt import App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import UserError
 from bot.slack import messages
 from bot.slack.dm import send_dm
+from handlers.middleware import Next, StepMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +91,12 @@ def in_channel(client: WebClient, *, channel_id: str, user_id: str) -> Respond:
     return _EphemeralInstead(client, channel_id=channel_id, user_id=user_id)  # type: ignore[return-value]
 
 
-def _respond_where_possible(context: BoltContext, next: Callable[[], None]) -> None:
+def _respond_where_possible(body: dict, context: BoltContext, next: Next) -> BoltResponse | None:  # noqa: A002 - Bolt's name
     if not context.response_url:
         context["respond"] = _EphemeralInstead(context.client, channel_id=context.channel_id,
                                                user_id=context.user_id)
-    next()
+    return next()
 
 
 def register(app: App) -> None:
-    app.use(_respond_where_possible)
+    app.use(StepMiddleware(_respond_where_possible))

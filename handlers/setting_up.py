@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from bot.clock import utcnow
@@ -21,6 +21,7 @@ from bot.reminders import rules as reminders
 from bot.slack import messages
 from bot.slack.text import escape, local_date_and_time
 from handlers import payloads
+from handlers.middleware import Next, StepMiddleware
 from handlers.replies import answering_problems, open_form, tell
 
 # Slack gives up on a form's submission after 3 seconds, and Bolt stops waiting for its answer then.
@@ -121,9 +122,9 @@ def register(app: App) -> None:
     # app, so what it remembers of Slack's answers is shared by every request.
     who_may_organise = events_slack.WhoMayOrganise.from_settings(load_settings())
 
-    def knowing_who_may_organise(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's name
+    def knowing_who_may_organise(body: dict, context: BoltContext, next: Next) -> BoltResponse | None:  # noqa: A002 - Bolt's name
         context[WHO_MAY_ORGANISE] = who_may_organise
-        next()
+        return next()
 
-    app.use(knowing_who_may_organise)
+    app.use(StepMiddleware(knowing_who_may_organise))
     app.view(event_blocks.SETUP_CALLBACK)(save_setup_form)
