@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -26,6 +27,7 @@ from bot.home import posts as home_posts
 from bot.installations import BOLT_ROTATES_WITHIN_MINUTES, InstallationStore, StateStore
 from bot.models import Workspace
 from bot.outbox import Kind
+from bot.questions import journal
 from bot.questions import posts as question_posts
 from bot.questions.votes import VoteRecorder
 from bot.redeliveries import already_handled, claim_event, is_event_id
@@ -62,7 +64,9 @@ class Runtime:
 
     def votes(self) -> VoteRecorder:
         if self._votes is None:
-            self._votes = VoteRecorder(self.database)
+            self._votes = VoteRecorder(self.database, journal_directory=(
+                Path(self.settings.vote_journal_dir) if self.settings.vote_journal_dir
+                else journal.default_directory(self.settings.database_url)))
         return self._votes
 
     def outbox(self) -> Sender:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -396,6 +397,20 @@ class Vote(Base):
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VoteJournal(Base):
+    """How far the clicks in one web process's journal file are written (bot/questions/journal.py).
+
+    Updated in the transaction that writes them, so a journal read back after a crash applies
+    exactly the clicks that were not: a click is a toggle, and applying one twice would undo it.
+    """
+
+    __tablename__ = "vote_journals"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    written_through: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class FollowUp(Base):

@@ -10,9 +10,10 @@ writer shares the web process's GIL with every acknowledgement. So in a burst it
 once every `WRITE_EVERY_SECONDS`, taking all the clicks that came meanwhile; a lone click is
 written at once.
 
-The queue is in memory: votes clicked in the last moments before a crash are lost (the voter sees
-their vote missing from the count and clicks again); questions themselves are stored before the ack.
-A process that is stopped (SIGTERM) writes what is queued before it exits.
+The queue is in memory, so each click is first appended to the process's journal
+(bot/questions/journal.py): a process killed before it wrote them leaves its clicks to the next
+process on the host, which writes each exactly once. A process that is stopped (SIGTERM) writes
+what is queued before it exits.
 
 Each voter is then told privately whether their click counted, only after the write committed, so
 what they are told is what is stored: a vote taken back or refused (and why), every time; a vote
@@ -35,11 +36,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
+from bot.clock import utcnow
 from bot.db import Database, unit_of_work
 from bot.errors import DatabaseUnavailable
+from bot.questions import journal
 from bot.questions import rules as questions
 
 logger = logging.getLogger(__name__)
@@ -73,12 +77,17 @@ class Click:
     at: datetime
     # Tells the voter privately whether the click counted, and if not, why (e.g. the question was answered).
     tell: Callable[[str], None]
+    # Its number in this process's journal (0: not journalled).
+    seq: int = 0
 
 
 class VoteRecorder:
-    def __init__(self, database: Database, *, patience: float = OUTAGE_PATIENCE_SECONDS) -> None:
+    def __init__(self, database: Database, *, patience: float = OUTAGE_PATIENCE_SECONDS,
+                 journal_directory: Path | None = None) -> None:
         self.database = database
         self.patience = patience
+        self.journal_directory = journal_directory
+        self._journal: journal.Journal | None = None
         self._clicks: queue.Queue[Click] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -88,13 +97,35 @@ class VoteRecorder:
         # voter may hear it once more, which is harmless.
         self._told_counts: set[tuple[int, int, str]] = set()
 
-    def submit(self, click: Click) -> None:
+    def start(self) -> None:
+        """Start writing (and, with a journal, take over what processes that died left in theirs)."""
         with self._lock:
             if self._thread is None:
+                if self.journal_directory is not None:
+                    self._journal = journal.Journal(self.journal_directory)
                 self._thread = threading.Thread(target=self._run, name="vote-recorder", daemon=True)
                 self._thread.start()
-                atexit.register(self.drain)
-        self._clicks.put(click)
+                atexit.register(self._stop)
+
+    def submit(self, click: Click) -> None:
+        self.start()
+        if self._journal is None:
+            self._clicks.put(click)
+            return
+        with self._journal.lock:
+            seq = self._journal.append(workspace_id=click.workspace_id, question_id=click.question_id,
+                                       voter_slack_id=click.voter_slack_id, at=click.at)
+            self._clicks.put(replace(click, seq=seq))
+
+    def _stop(self) -> None:
+        if self.drain() and self._journal is not None:
+            # Every click in the journal is settled: nobody needs it.
+            self._journal.close(remove=True)
+            try:
+                with unit_of_work(self.database) as session:
+                    journal.forget(session, name=self._journal.name)
+            except DatabaseUnavailable:
+                pass  # a row for a file that is gone is ignored
 
     def wait_until_recorded(self) -> None:
         """For tests: block until every queued click is written (or its voter told it was not)."""
@@ -120,6 +151,7 @@ class VoteRecorder:
         last_write = float("-inf")
         waiting: list[Click] = []  # acknowledged clicks the database could not take yet
         waiting_since = 0.0
+        self._adopt_orphans()
         while True:
             if waiting:
                 try:
@@ -127,7 +159,11 @@ class VoteRecorder:
                 except queue.Empty:
                     batch = list(waiting)
             else:
-                batch = [self._clicks.get()]
+                try:
+                    batch = [self._clicks.get(timeout=journal.ADOPT_EVERY_SECONDS)]
+                except queue.Empty:
+                    self._adopt_orphans()
+                    continue
                 # The clicks that come while this one waits for its turn share its write.
                 time.sleep(max(0.0, last_write + WRITE_EVERY_SECONDS - time.monotonic()))
             last_write = time.monotonic()
@@ -138,6 +174,8 @@ class VoteRecorder:
                     break
             unwritten = self._record(batch)
             self._finish(batch[:len(batch) - len(unwritten)])
+            if self._journal is not None:
+                self._journal.empty_if(lambda: self._clicks.unfinished_tasks == 0)
             if not unwritten:
                 if waiting:
                     logger.info("the database answers again: %d votes that waited for it are written", len(waiting))
@@ -152,6 +190,9 @@ class VoteRecorder:
                                len(waiting))
                 for click in waiting:
                     self._telling.submit(self._tell, click, NOT_COUNTED)
+                if self._journal is not None:
+                    # Told they were not counted: written later, they would count behind the voter's back.
+                    self._journal.settle(max(click.seq for click in waiting))
                 self._finish(waiting)
                 waiting = []
 
@@ -171,6 +212,9 @@ class VoteRecorder:
                 _, refused, stands = questions.record_votes(session, clicks=[
                     questions.VoteClick(click.workspace_id, click.question_id, click.voter_slack_id, click.at)
                     for click in batch], redraw_at=max(click.at for click in batch))
+                if self._journal is not None:
+                    journal.mark_written(session, name=self._journal.name, through=max(c.seq for c in batch),
+                                         now=utcnow())
                 answers = [(batch[index], reason) for index, reason in refused]
                 event_of = questions.events_of(session, question_ids={batch[index].question_id for index in stands})
                 for index, counts in sorted(stands.items()):
@@ -195,6 +239,41 @@ class VoteRecorder:
         for click, answer in answers:
             self._telling.submit(self._tell, click, answer)
         return []
+
+    def _adopt_orphans(self) -> None:
+        """Write the clicks that processes which died left in their journals, each exactly once."""
+        if self.journal_directory is None or not self.journal_directory.is_dir():
+            return
+        own = self._journal.name if self._journal is not None else None
+        for path in journal.others(self.journal_directory, own):
+            with journal.orphan(path) as found:
+                if found is None:
+                    continue  # its process lives
+                entries, settled = found
+                try:
+                    with unit_of_work(self.database) as session:
+                        through = max(settled, journal.written_through(session, name=path.stem))
+                        left = [entry for entry in entries if entry.seq > through]
+                        if left:
+                            questions.record_votes(session, clicks=[
+                                questions.VoteClick(e.workspace_id, e.question_id, e.voter_slack_id, e.at)
+                                for e in left], redraw_at=utcnow())
+                            journal.mark_written(session, name=path.stem, through=left[-1].seq, now=utcnow())
+                except DatabaseUnavailable:
+                    return  # the next look tries again
+                except Exception:
+                    logger.exception("could not write the votes in %s; it is set aside", path.name)
+                    path.rename(path.with_suffix(".unreadable"))
+                    continue
+                if left:
+                    logger.warning("wrote %d acknowledged votes that a stopped web process had not written (%s)",
+                                   len(left), path.stem)
+                path.unlink(missing_ok=True)
+            try:
+                with unit_of_work(self.database) as session:
+                    journal.forget(session, name=path.stem)
+            except DatabaseUnavailable:
+                return
 
     @staticmethod
     def _tell(click: Click, answer: str) -> None:
