@@ -29,6 +29,7 @@ from bot.models import Workspace
 from bot.outbox import Kind
 from bot.questions import journal
 from bot.questions import posts as question_posts
+from bot.questions.intake import AskIntake
 from bot.questions.votes import VoteRecorder
 from bot.redeliveries import already_handled, claim_event, is_event_id
 from bot.reminders import posts as reminder_posts
@@ -59,15 +60,24 @@ class Runtime:
     installations: InstallationStore | None = None
     _bot_user_id: str | None = None
     _votes: VoteRecorder | None = None
+    _asks: AskIntake | None = None
     _outbox: Sender | None = None
     _teams: dict[int, tuple[str | None, str]] | None = None
 
+    def journals(self) -> Path:
+        """Where this host's web processes journal what they acknowledged before storing it."""
+        return (Path(self.settings.journal_dir) if self.settings.journal_dir
+                else journal.default_directory(self.settings.database_url))
+
     def votes(self) -> VoteRecorder:
         if self._votes is None:
-            self._votes = VoteRecorder(self.database, journal_directory=(
-                Path(self.settings.vote_journal_dir) if self.settings.vote_journal_dir
-                else journal.default_directory(self.settings.database_url)))
+            self._votes = VoteRecorder(self.database, journal_directory=self.journals() / "votes")
         return self._votes
+
+    def asks(self) -> AskIntake:
+        if self._asks is None:
+            self._asks = AskIntake(self.database, self.journals() / "asks")
+        return self._asks
 
     def outbox(self) -> Sender:
         """The process's one sender of outbox rows (started by whichever entry point runs it)."""
@@ -210,6 +220,7 @@ def _attach_database(runtime: Runtime):  # type: ignore[no-untyped-def]
             return _nothing_done(body)
         context["database"] = database
         context["votes"] = runtime.votes()
+        context["asks"] = runtime.asks()
         # For handlers/uninstalling.py: installs to forget, when eventbot is distributed.
         context["installations"] = runtime.installations
         team_id = context.team_id or context.enterprise_id

@@ -62,10 +62,10 @@ class Settings:
         return base + "oauth/v2/authorize"
     # The sender's pace for chat.postMessage, per process (bot/slack/sender.py POSTS_PER_MINUTE).
     posts_per_minute: int = 600
-    # Where web processes journal acknowledged clicks (bot/questions/journal.py); by default a
-    # folder per database in the system's temporary directory. Every web process of one eventbot
-    # on a host must share it.
-    vote_journal_dir: str | None = None
+    # Where web processes journal clicks and questions they acknowledged before storing them
+    # (bot/questions/journal.py); by default a folder per database in the system's temporary
+    # directory. Every web process of one eventbot on a host must share it.
+    journal_dir: str | None = None
 
     def require_bot_token(self) -> str:
         if not self.slack_bot_token:
@@ -146,7 +146,7 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: str | Path 
         organiser_group=_organiser_group(get("EVENTBOT_ORGANISER_GROUP")),
         token_key=_token_key(get(TOKEN_KEY_VARIABLE)),
         posts_per_minute=_posts_per_minute(get("EVENTBOT_POSTS_PER_MINUTE")),
-        vote_journal_dir=get("EVENTBOT_VOTE_JOURNAL_DIR") or None,
+        journal_dir=get("EVENTBOT_JOURNAL_DIR") or None,
     )
 
 

@@ -57,9 +57,10 @@ class EventbotServer(BaseApplication):
         app = build_app(runtime, verify_token=False, signature_checked=True)
         # Every web process sends from the outbox: a question's card follows its ack at once.
         runtime.outbox().start()
-        # Votes are written from the start: what a web process killed on this host left in its
-        # journal is written now, not when the next vote comes.
+        # Votes and questions are taken from the start: what a web process killed on this host
+        # left in its journals is stored now, not when the next one comes.
         runtime.votes().start()
+        runtime.asks().start()
         if self.run_scheduler:
             from bot.scheduler import start_in_background
 

@@ -9,7 +9,6 @@ from slack_sdk import WebClient
 
 from bot.clock import utcnow
 from bot.errors import UserError
-from bot.models import QuestionStatus
 from bot.questions import blocks as question_blocks
 from bot.questions import slack as questions_slack
 from bot.slack import messages
@@ -19,13 +18,6 @@ from handlers.replies import answering_problems, open_form, tell
 logger = logging.getLogger(__name__)
 
 ADD_AS_QUESTION_SHORTCUT = "add_as_question"
-
-
-def _confirmation(status: QuestionStatus) -> messages.Message:
-    if status == QuestionStatus.AWAITING_APPROVAL:
-        return messages.notice(":hourglass: Thanks: your question is waiting for a chair's approval, "
-                               "and will appear in the channel once approved.")
-    return messages.ok("Your question is posted in the channel. Others can upvote it.")
 
 
 def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -44,19 +36,22 @@ def ask_question(ack: Ack, command: dict, context: BoltContext, client: WebClien
         return
     # Checked before the ack, stored after it: the asker hears at once whether their question is
     # fine, the writes do not hold up the acknowledgement in a burst, and "posted" is said only
-    # once the question and its card are committed.
+    # once the question and its card are committed. Journalled in between, so a process killed
+    # before the commit leaves it to the next (bot/questions/intake.py).
     try:
         questions_slack.check_can_ask(context["database"], workspace_id=context["workspace_id"],
                                       channel_id=command["channel_id"], text=text)
     except UserError as error:
         ack(messages.notice(str(error)).as_ephemeral())
         return
-    ack()
-    with answering_problems(respond):
-        question = questions_slack.ask(
-            context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
-            asker_slack_id=command["user_id"], text=text, now=utcnow())
-        respond(_confirmation(question.status).as_ephemeral())
+    with context["asks"].taking(workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+                                asker_slack_id=command["user_id"], text=text, response_url=command.get("response_url")):
+        ack()
+        with answering_problems(respond):
+            question = questions_slack.ask(
+                context["database"], workspace_id=context["workspace_id"], channel_id=command["channel_id"],
+                asker_slack_id=command["user_id"], text=text, now=utcnow())
+            respond(question_blocks.asked(question.status).as_ephemeral())
 
 
 def show_top_questions(ack: Ack, command: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -94,7 +89,7 @@ def submit_ask_form(ack: Ack, body: dict, view: dict, context: BoltContext, clie
         ack(response_action="errors", errors={"question": str(error)})
         return
     ack()
-    tell(client, channel_id=channel_id, user_id=user_id, message=_confirmation(status))
+    tell(client, channel_id=channel_id, user_id=user_id, message=question_blocks.asked(status))
 
 
 def add_message_as_question(ack: Ack, shortcut: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:

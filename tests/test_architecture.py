@@ -15,7 +15,7 @@ BOT = ROOT / "bot"
 DOMAINS = ("events", "reflections", "organisations", "run_of_show", "questions", "reminders", "reports", "privacy",
            "programme", "home")
 COMPOSITION = {"app", "cli", "server", "web", "scheduler", "rehearsal"}
-SLACK_SIDE = {"slack", "importing"}
+SLACK_SIDE = {"slack", "importing", "intake"}
 POSTS = {"posts"}
 BLOCK_KIT = {"blocks", "digest_blocks", "follow_up_blocks"}
 BOLT_ALLOWED = {"bot.app", "bot.web", "bot.server", "bot.cli"}

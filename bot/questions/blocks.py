@@ -28,7 +28,7 @@ from bot.questions.rules import (
     MAX_REASON_LENGTH,
     QuestionCard,
 )
-from bot.slack.messages import SECTION_LIMIT, Message, blocks_of, notice
+from bot.slack.messages import SECTION_LIMIT, Message, blocks_of, notice, ok
 from bot.slack.text import escape, plain, truncate
 from bot.slack.views import VALUE
 
@@ -248,3 +248,11 @@ def you_are_brought_in(channel_id: str) -> Message:
     return Message(text="The chair is bringing you in now", blocks=blocks_of(SectionBlock(text=MarkdownTextObject(
         text=f":raised_hand: The chair is bringing you in now (<#{channel_id}>): please unmute and, if you can, "
              "turn your camera on."))))
+
+
+def asked(status: QuestionStatus) -> Message:
+    """What an asker is told once their question is stored."""
+    if status == QuestionStatus.AWAITING_APPROVAL:
+        return notice(":hourglass: Thanks: your question is waiting for a chair's approval, "
+                      "and will appear in the channel once approved.")
+    return ok("Your question is posted in the channel. Others can upvote it.")

@@ -48,11 +48,25 @@ SUFFIX = ".jsonl"
 
 @dataclass(frozen=True)
 class Entry:
+    """A click as journalled."""
+
     seq: int
     workspace_id: int
     question_id: int
     voter_slack_id: str
     at: datetime
+
+    def record(self) -> dict[str, object]:
+        return {"workspace_id": self.workspace_id, "question_id": self.question_id, "voter": self.voter_slack_id,
+                "at": self.at.isoformat()}
+
+    @classmethod
+    def of(cls, record: dict) -> Entry | None:
+        try:
+            return cls(int(record["seq"]), int(record["workspace_id"]), int(record["question_id"]),
+                       str(record["voter"]), datetime.fromisoformat(record["at"]))
+        except (ValueError, KeyError, TypeError):
+            return None
 
 
 def default_directory(database_url: str) -> Path:
@@ -80,17 +94,21 @@ class Journal:
     def path(self) -> Path:
         return self.directory / f"{self.name}{SUFFIX}"
 
-    def append(self, *, workspace_id: int, question_id: int, voter_slack_id: str, at: datetime) -> int:
-        """Write one click down (the caller holds `lock`); its number in this journal."""
+    def append(self, record: dict[str, object]) -> int:
+        """Write one record down (the caller holds `lock`); its number in this journal."""
         self._seq += 1
-        self._write({"seq": self._seq, "workspace_id": workspace_id, "question_id": question_id,
-                     "voter": voter_slack_id, "at": at.isoformat()})
+        self._write({"seq": self._seq, **record})
         return self._seq
 
     def settle(self, through: int) -> None:
-        """Clicks up to `through` are settled without being written (their voters were told so)."""
+        """Records up to `through` are settled without being written (their people were told so)."""
         with self.lock:
             self._write({"settled_through": through})
+
+    def done(self, seq: int) -> None:
+        """One record is settled (records settled out of order, as concurrent requests finish)."""
+        with self.lock:
+            self._write({"done": seq})
 
     def empty_if(self, nothing_pending: Callable[[], bool]) -> None:
         """Empty the file when every click in it is settled (asked under `lock`, so no append is half done)."""
@@ -110,9 +128,9 @@ class Journal:
 
 
 @contextmanager
-def orphan(path: Path) -> Iterator[tuple[list[Entry], int] | None]:
-    """The clicks in another process's journal and how far it settled them, if that process is gone
-    (the file's lock can be taken); None while it lives. The lock is held until the block ends."""
+def orphan(path: Path) -> Iterator[list[dict] | None]:
+    """The records in another process's journal not yet settled in it, if that process is gone (the
+    file's lock can be taken); None while it lives. The lock is held until the block ends."""
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
@@ -125,7 +143,7 @@ def orphan(path: Path) -> Iterator[tuple[list[Entry], int] | None]:
             yield None
             return
         with os.fdopen(os.dup(fd), "rb") as readable:
-            yield _entries(readable.read().decode("utf-8", "replace"))
+            yield _unsettled(readable.read().decode("utf-8", "replace"))
     finally:
         os.close(fd)
 
@@ -134,20 +152,21 @@ def others(journal_directory: Path, own: str | None) -> list[Path]:
     return sorted(p for p in journal_directory.glob(f"*{SUFFIX}") if p.stem != own)
 
 
-def _entries(text: str) -> tuple[list[Entry], int]:
-    entries: list[Entry] = []
-    settled = 0
+def _unsettled(text: str) -> list[dict]:
+    records: list[dict] = []
+    settled, done = 0, set()
     for line in text.splitlines():
         try:
             record = json.loads(line)
             if "settled_through" in record:
                 settled = max(settled, int(record["settled_through"]))
-                continue
-            entries.append(Entry(int(record["seq"]), int(record["workspace_id"]), int(record["question_id"]),
-                                 str(record["voter"]), datetime.fromisoformat(record["at"])))
-        except (ValueError, KeyError, TypeError):
+            elif "done" in record:
+                done.add(int(record["done"]))
+            else:
+                records.append({**record, "seq": int(record["seq"])})
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue  # a line cut short by the kill
-    return entries, settled
+    return [r for r in records if r["seq"] > settled and r["seq"] not in done]
 
 
 # --- how far each journal is written: in the transactions that write its clicks ----------------------

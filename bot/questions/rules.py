@@ -57,6 +57,10 @@ class QuestionError(UserError):
     pass
 
 
+class AskedAgain(QuestionError):
+    """The same words from the same person, moments after: the question is stored already."""
+
+
 @dataclass(frozen=True)
 class QuestionCard:
     """Everything a question card shows; `askers` never includes an anonymous asker's name."""
@@ -150,7 +154,7 @@ def ask(
             Question.status.in_((QuestionStatus.OPEN, QuestionStatus.AWAITING_APPROVAL)),
             Question.created_at >= utcnow() - ASKED_AGAIN_WITHIN).limit(1)) is not None:
         # Sent twice (Slack said it timed out, so they asked again): one card, not two.
-        raise QuestionError("You asked that a moment ago and it is posted already, so it was not added twice.")
+        raise AskedAgain("You asked that a moment ago and it is posted already, so it was not added twice.")
     people.grant(session, event=event, person=asker, role=Role.ATTENDEE)
     question = Question(
         event_id=event.id,

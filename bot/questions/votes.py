@@ -113,8 +113,8 @@ class VoteRecorder:
             self._clicks.put(click)
             return
         with self._journal.lock:
-            seq = self._journal.append(workspace_id=click.workspace_id, question_id=click.question_id,
-                                       voter_slack_id=click.voter_slack_id, at=click.at)
+            seq = self._journal.append(journal.Entry(0, click.workspace_id, click.question_id, click.voter_slack_id,
+                                                     click.at).record())
             self._clicks.put(replace(click, seq=seq))
 
     def _stop(self) -> None:
@@ -249,10 +249,10 @@ class VoteRecorder:
             with journal.orphan(path) as found:
                 if found is None:
                     continue  # its process lives
-                entries, settled = found
+                entries = [entry for entry in map(journal.Entry.of, found) if entry is not None]
                 try:
                     with unit_of_work(self.database) as session:
-                        through = max(settled, journal.written_through(session, name=path.stem))
+                        through = journal.written_through(session, name=path.stem)
                         left = [entry for entry in entries if entry.seq > through]
                         if left:
                             questions.record_votes(session, clicks=[
