@@ -1154,3 +1154,18 @@ def test_an_event_the_app_fails_to_take_is_delivered_again_with_the_same_id() ->
     finally:
         double.stop()
         app.shutdown()
+
+
+def test_event_ids_are_unique_across_workspaces_as_slacks_are() -> None:
+    """Slack's event_id is unique across every workspace; eventbot's redelivery check relies on it.
+    The double once numbered each workspace's events alike, and a load test across three workspaces
+    saw one workspace's reflection taken for another's redelivery."""
+    from tests.slackdouble.state import Workspace
+
+    def workspace(team: str) -> Workspace:
+        return Workspace(team_id=team, team_name=team, team_domain=team.lower(), bot_user_id="U0BOT", bot_id="B0BOT",
+                         app_id="A0APP", bot_name="eventbot", clock=time.monotonic, wall_clock=time.time)
+
+    first, second = workspace("T0FIRST"), workspace("T0SECOND")
+    ids = [w.new_event_id() for _ in range(50) for w in (first, second)]
+    assert len(set(ids)) == len(ids) and all(i.startswith("Ev") for i in ids)

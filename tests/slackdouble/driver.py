@@ -318,7 +318,7 @@ class SlackToApp:
             "api_app_id": ws.app_id,
             "event": event,
             "type": "event_callback",
-            "event_id": event_id or f"Ev{ws.opaque('event', 10).upper()}",
+            "event_id": event_id or ws.new_event_id(),
             "event_time": int(ws.wall_clock()),
             "authorizations": [
                 {
@@ -812,7 +812,7 @@ class SlackToApp:
     def _send_event_until_answered(self, event: dict[str, Any]) -> None:
         """Deliver an event as Slack does: again, with the same id, while the app fails to answer 2xx."""
         with self._ws.lock:
-            event_id = f"Ev{self._ws.opaque('event', 10).upper()}"
+            event_id = self._ws.new_event_id()
         response = self.send_event(event, event_id=event_id)
         if 200 <= response.status < 300 or not self.event_retry_delays:
             return

@@ -288,6 +288,10 @@ class Workspace:
         """A random-looking but reproducible token."""
         return hashlib.sha256(f"{label}:{self.next_number()}".encode()).hexdigest()[:length]
 
+    def new_event_id(self) -> str:
+        """As Slack's, unique across every workspace: two workspaces' events never share an id."""
+        return "Ev" + hashlib.sha256(f"event:{self.team_id}:{self.next_number()}".encode()).hexdigest()[:10].upper()
+
     def new_ts(self) -> str:
         """Unique, strictly increasing message timestamp in Slack's "sec.micro" form."""
         micros = int(self.wall_clock() * 1_000_000)
