@@ -5,12 +5,12 @@ event's personal data when its retention period is over."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from bot.capabilities import CAPABILITIES
 from bot.db import Database, unit_of_work
@@ -34,6 +34,7 @@ from bot.models import (
     Role,
     SpeakingQueueEntry,
     Vote,
+    slack_installations,
 )
 from bot.outbox import notice
 from bot.privacy import blocks as privacy_blocks
@@ -211,11 +212,15 @@ def test_the_summary_shows_counts_and_the_latest_items_however_much_is_held(
 def test_after_forget_me_no_table_holds_her_id_name_or_email(
     database: Database, client: WebClient, slack: SlackDouble, lived: dict[str, int], event_id: int
 ) -> None:
+    with unit_of_work(database) as session:  # she installed eventbot in the workspace (OAuth)
+        session.execute(insert(slack_installations).values(
+            client_id="111.222", app_id="A0EVENTBOT", team_id=TEAM_ID, user_id=PRIYA, user_scopes="identify",
+            installed_at=datetime(2026, 1, 5)))
     before = mentions(database, PRIYA, NAME, EMAIL)
     seeded = {table for table, _, _ in before}
     # Seeded into every table that can hold them as text; the rest hold her by her row id, checked next.
     assert seeded >= {"people", "events", "agenda_segments", "reminders", "deliveries", "questions",
-                      "reflections"}, seeded
+                      "reflections", "slack_installations"}, seeded
     with unit_of_work(database) as session:
         person_id = session.scalars(select(Person.id).where(Person.slack_user_id == PRIYA)).one()
         for model in (Vote, Reflection, EvaluationCompletion, EventAffiliation, SpeakingQueueEntry):

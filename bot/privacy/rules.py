@@ -38,6 +38,8 @@ from bot.models import (
     Role,
     SpeakingQueueEntry,
     Vote,
+    Workspace,
+    slack_installations,
 )
 from bot.questions.rules import request_redraws
 from bot.reports.rules import figures, report
@@ -186,6 +188,7 @@ class Forgotten:
     follow_ups_to_chairs: int = 0
     queue_places: int = 0
     mentions_removed: int = 0
+    installs_unnamed: int = 0
     profile: bool = False
     redrawn: list[int] = field(default_factory=list)
 
@@ -251,8 +254,20 @@ def forget(session: Session, *, workspace_id: int, slack_user_id: str, now: date
                                                                Delivery.recipient_slack_id == slack_user_id))
     done.mentions_removed = _scrub(session, workspace_id=workspace_id, events=events, slack_user_id=slack_user_id,
                                    name=name, email=email)
+    done.installs_unnamed = _unname_installer(session, workspace_id=workspace_id, slack_user_id=slack_user_id)
     session.flush()
     return done
+
+
+def _unname_installer(session: Session, *, workspace_id: int, slack_user_id: str) -> int:
+    """An OAuth install keeps who installed it (and their user token, if one was granted). eventbot
+    never reads them (it finds a workspace's bot, not an installer), so they go; the install stays,
+    since the workspace still uses it. The store's column cannot be empty of a value, only of a name."""
+    team_id = session.scalar(select(Workspace.team_id).where(Workspace.id == workspace_id))
+    i = slack_installations.c
+    return _deleted(session, update(slack_installations).where(i.team_id == team_id, i.user_id == slack_user_id)
+                    .values(user_id="", user_token=None, user_scopes=None, user_refresh_token=None,
+                            user_token_expires_at=None))
 
 
 def _deleted(session: Session, statement: Any) -> int:
