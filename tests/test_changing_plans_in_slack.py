@@ -219,3 +219,27 @@ def test_an_organiser_duplicates_the_last_event_for_the_same_weekday_next_month(
     finally:
         engine.dispose()
     assert "Traceback" not in app.log()
+
+
+def test_an_organisers_open_home_follows_a_postponement_without_being_opened_again(
+    app: RunningApp, slack: SlackDouble, database_url: str
+) -> None:
+    from bot.slack.text import local_date_and_time
+    from tests.test_home_in_slack import home_text, open_home, wait_for_home
+
+    open_home(slack, ORGANISER)
+    engine, factory = sessions(database_url)
+    try:
+        with db.unit_of_work(factory) as session:
+            event = session.scalars(select(Event)).one()
+            was = local_date_and_time(event.starts_at, timezone=event.timezone)
+            new_day = (event.starts_at + timedelta(days=7)).astimezone(LONDON).date()
+        assert was in home_text(slack, ORGANISER)
+        assert say(slack, "postpone") == ""
+        assert submit(slack, form(slack), {"date": new_day.isoformat(), "start": "10:00", "end": "11:30"}) is None
+        with db.unit_of_work(factory) as session:
+            event = session.scalars(select(Event)).one()
+            now_at = local_date_and_time(event.starts_at, timezone=event.timezone)
+        wait_for_home(slack, ORGANISER, lambda text: now_at in text and was not in text)
+    finally:
+        engine.dispose()

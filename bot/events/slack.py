@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import home_tabs
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import Database, unit_of_work
@@ -279,9 +280,10 @@ def save_setup(
             event = _event_to_change(session, event_id=event_id, workspace_id=workspace_id,
                                      slack_user_id=slack_user_id)
             event = update_event(session, event=event, details=details, now=now)
+        session.flush()
         if follow_close is not None:
-            session.flush()
             follow_close(session, event=event)
+        home_tabs.refresh_event(session, event_id=event.id, now=now)
         return event
 
 
@@ -503,6 +505,7 @@ def cancel(database: Database, *, workspace_id: int, event_id: int, slack_user_i
                                  action="cancel it")
         skipped = events.cancel_event(session, event=event, now=now)
         posts.tell_cancelled(session, event=event, by_slack_id=slack_user_id, skipped=skipped, now=now)
+        home_tabs.refresh_event(session, event_id=event.id, now=now, everyone=True)
         session.expunge(event)
         return event
 
@@ -519,6 +522,7 @@ def postpone(database: Database, *, workspace_id: int, event_id: int, slack_user
         session.flush()
         if follow_close is not None:
             follow_close(session, event=event)
+        home_tabs.refresh_event(session, event_id=event.id, now=now, everyone=True)
         session.expunge(event)
         return event
 
@@ -562,5 +566,6 @@ def duplicate(database: Database, *, workspace_id: int, source_id: int, slack_us
         session.flush()
         if follow_close is not None:
             follow_close(session, event=copy)
+        home_tabs.refresh_event(session, event_id=copy.id, now=now)
         session.expunge(copy)
         return copy

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import home_tabs
 from bot.clock import format_local, hhmm, zone
 from bot.errors import UserError
 from bot.events import people
@@ -400,6 +401,7 @@ def apply(session: Session, *, event: Event, before: Editable, change: Change, n
     session.flush()
     # Times counted from the close follow the chair's pace, as every other reminder's do.
     reminders.follow_close(session, event=event)
+    home_tabs.refresh_event(session, event_id=event.id, now=now)  # their Homes show what comes next
     return programme
 
 

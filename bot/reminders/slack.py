@@ -108,6 +108,7 @@ def save_form(database: Database, *, workspace_id: int, event_id: int, reminder_
             reminder, event = reminder_to_manage(session, workspace_id=workspace_id, reminder_id=reminder_id,
                                                   slack_user_id=slack_user_id, action="change reminders")
             change_reminder(session, reminder=reminder, form=form, now=now)
+        home_tabs.refresh_event(session, event_id=event.id, now=now)  # their Homes show what comes next
         return Saved(reminder_id=reminder.id, channel_id=event.channel_id,
                      description=reminder_blocks.describe_reminder(
                          when_spec=reminder.when_spec, due_at=reminder.due_at,
@@ -119,8 +120,9 @@ def save_form(database: Database, *, workspace_id: int, event_id: int, reminder_
 def cancel(database: Database, *, workspace_id: int, reminder_id: int, slack_user_id: str,
            now: datetime) -> int:
     with unit_of_work(database) as session:
-        reminder, _ = reminder_to_manage(session, workspace_id=workspace_id, reminder_id=reminder_id,
-                                          slack_user_id=slack_user_id, action="cancel reminders")
+        reminder, event = reminder_to_manage(session, workspace_id=workspace_id, reminder_id=reminder_id,
+                                              slack_user_id=slack_user_id, action="cancel reminders")
+        home_tabs.refresh_event(session, event_id=event.id, now=now)
         return cancel_reminder(session, reminder=reminder, now=now)
 
 
