@@ -41,10 +41,12 @@ STORED_EVENTS = {"message": _on_message, "member_joined_channel": joining.join_c
 
 def register_all(app: App) -> None:
     replies.register(app)
+    # Bolt tries listeners in the order they were registered, each request until one matches: the
+    # room's own clicks and questions, most of all requests in a burst, are tried first.
+    voting.register(app)
+    asking.register(app)
     event_command.register(app)
     setting_up.register(app)
-    asking.register(app)
-    voting.register(app)
     moderating.register(app)
     speaking.register(app)
     reflecting.register(app)
