@@ -151,7 +151,7 @@ class VoteRecorder:
         last_write = float("-inf")
         waiting: list[Click] = []  # acknowledged clicks the database could not take yet
         waiting_since = 0.0
-        self._adopt_orphans()
+        self._look_for_orphans()
         while True:
             if waiting:
                 try:
@@ -162,7 +162,7 @@ class VoteRecorder:
                 try:
                     batch = [self._clicks.get(timeout=journal.ADOPT_EVERY_SECONDS)]
                 except queue.Empty:
-                    self._adopt_orphans()
+                    self._look_for_orphans()
                     continue
                 # The clicks that come while this one waits for its turn share its write.
                 time.sleep(max(0.0, last_write + WRITE_EVERY_SECONDS - time.monotonic()))
@@ -239,6 +239,13 @@ class VoteRecorder:
         for click, answer in answers:
             self._telling.submit(self._tell, click, answer)
         return []
+
+    def _look_for_orphans(self) -> None:
+        # Whatever goes wrong there, this thread must go on writing the clicks it is given.
+        try:
+            self._adopt_orphans()
+        except Exception:
+            logger.exception("could not look for votes left by a stopped web process")
 
     def _adopt_orphans(self) -> None:
         """Write the clicks that processes which died left in their journals, each exactly once."""
