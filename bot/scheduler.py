@@ -37,6 +37,18 @@ from bot.run_of_show import slack as run_of_show_slack
 
 logger = logging.getLogger(__name__)
 
+
+class _TickSkipped(logging.Filter):
+    """A poll still running at its next tick (a fan-out to thousands takes minutes) skips that tick,
+    as `max_instances=1` means it to; APScheduler logs a warning for it every tick, which buried the
+    warnings that matter in the logs of a large reminder."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_TickSkipped())
+
 PURGE_PROCESSED_EVENTS_JOB = "purge-processed-slack-events"
 RUN_PROGRAMMES_JOB = "run-programmes"
 # Posts land within this many seconds of their minute.
