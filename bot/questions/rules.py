@@ -604,14 +604,15 @@ def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *
     """
     if not cards:
         return
-    waiting = session.execute(
-        select(Delivery.workspace_id, Delivery.coalesce_key, Delivery.next_attempt_at).where(
-            Delivery.kind == CARD_REDRAW, Delivery.status == DeliveryStatus.PENDING,
-            Delivery.workspace_id.in_({workspace_id for _, _, workspace_id, _ in cards}))).all()
-    queued = {key for _, key, _ in waiting if key}
-    last_due: dict[int, datetime] = {}
-    for workspace_id, _, due in waiting:
-        last_due[workspace_id] = max(due, last_due.get(workspace_id, due))
+    # Only what the batch needs, not every redraw waiting: in a burst a whole room's cards wait
+    # their turn, and reading them all for every batch of clicks cost the acks their GIL.
+    pending = (Delivery.kind == CARD_REDRAW, Delivery.status == DeliveryStatus.PENDING)
+    queued = set(session.scalars(select(Delivery.coalesce_key).where(
+        *pending, Delivery.coalesce_key.in_([f"redraw:{question_id}" for question_id, _, _, _ in cards]))))
+    last_due: dict[int, datetime] = {workspace_id: due for workspace_id, due in session.execute(
+        select(Delivery.workspace_id, func.max(Delivery.next_attempt_at)).where(
+            *pending, Delivery.workspace_id.in_({workspace_id for _, _, workspace_id, _ in cards}))
+        .group_by(Delivery.workspace_id)) if due is not None}
     posts = []
     for question_id, event_id, workspace_id, channel_id in cards:
         key = f"redraw:{question_id}"
