@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -177,11 +178,18 @@ def written_through(session: Session, *, name: str) -> int:
 
 
 def mark_written(session: Session, *, name: str, through: int, now: datetime) -> None:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(VoteJournal).values(name=name, written_through=through, updated_at=now)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[VoteJournal.name],
-        set_={"written_through": statement.excluded.written_through, "updated_at": now}))
+    session.execute(_MARK_WRITTEN[session.get_bind().dialect.name == "postgresql"],
+                    {"name": name, "written_through": through, "updated_at": now})
+
+
+def _upsert(insert: Any) -> Any:
+    statement = insert(VoteJournal.__table__)
+    return statement.on_conflict_do_update(index_elements=["name"], set_={
+        "written_through": statement.excluded.written_through, "updated_at": statement.excluded.updated_at})
+
+
+# Built once: every vote batch runs it, on the GIL the web process's acks need.
+_MARK_WRITTEN = {False: _upsert(sqlite.insert), True: _upsert(postgresql.insert)}
 
 
 def forget(session: Session, *, name: str) -> None:

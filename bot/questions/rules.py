@@ -230,20 +230,13 @@ class VoteClick:
     at: datetime
 
 
-def events_of(session: Session, *, question_ids: set[int]) -> dict[int, int]:
-    """The event of each question, in one statement."""
-    if not question_ids:
-        return {}
-    return dict(session.execute(select(Question.id, Question.event_id).where(Question.id.in_(question_ids))).all())
-
-
 def record_votes(session: Session, *, clicks: list[VoteClick],
-                 redraw_at: datetime | None = None) -> tuple[set[int], list[tuple[int, str]], dict[int, bool]]:
+                 redraw_at: datetime | None = None) -> tuple[dict[int, int], list[tuple[int, str]], dict[int, bool]]:
     """A batch of clicks, in the order they came, with the rules of `toggle_vote` and a fixed number
     of queries: the questions, the voters (made if new), their votes, then the inserts and deletes,
     and with `redraw_at` the redraws of the cards touched (`request_redraws`, from what is loaded).
 
-    Returns the questions whose count may have changed, (index, reason) for refused clicks, and for
+    Returns the questions whose count may have changed (with the event of each), (index, reason) for refused clicks, and for
     each click that was taken, whether that person's vote stands after it (so each voter can be told).
     """
     refused: list[tuple[int, str]] = []
@@ -267,7 +260,7 @@ def record_votes(session: Session, *, clicks: list[VoteClick],
         else:
             valid.append((index, click))
     if not valid:
-        return set(), refused, {}
+        return {}, refused, {}
     persons = people.people_by_slack_id(session, workspace_ids_and_slack_ids={
         (c.workspace_id, c.voter_slack_id) for _, c in valid})
     standing = {(v.question_id, v.person_id): v for v in session.execute(
@@ -297,7 +290,7 @@ def record_votes(session: Session, *, clicks: list[VoteClick],
         # The rows go as parameters of one statement, compiled once per process: a VALUES clause
         # built from them would be compiled afresh for every batch, on the GIL the acks need.
         session.execute(insert(Vote.__table__).on_conflict_do_nothing(), new)
-    touched = {c.question_id for _, c in valid}
+    touched = {c.question_id: found[c.question_id].event_id for _, c in valid}
     if redraw_at is not None:
         _enqueue_redraws(session, [(q, found[q].event_id, found[q].workspace_id, found[q].channel_id)
                                    for q in sorted(touched)], now=redraw_at)

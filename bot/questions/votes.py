@@ -209,14 +209,13 @@ class VoteRecorder:
         try:
             with unit_of_work(self.database) as session:
                 # The redraws are written with the votes, so none is forgotten if this process stops next.
-                _, refused, stands = questions.record_votes(session, clicks=[
+                event_of, refused, stands = questions.record_votes(session, clicks=[
                     questions.VoteClick(click.workspace_id, click.question_id, click.voter_slack_id, click.at)
                     for click in batch], redraw_at=max(click.at for click in batch))
                 if self._journal is not None:
                     journal.mark_written(session, name=self._journal.name, through=max(c.seq for c in batch),
                                          now=utcnow())
                 answers = [(batch[index], reason) for index, reason in refused]
-                event_of = questions.events_of(session, question_ids={batch[index].question_id for index in stands})
                 for index, counts in sorted(stands.items()):
                     click = batch[index]
                     if not counts:
