@@ -125,6 +125,11 @@ def _insert(session: Session):  # type: ignore[no-untyped-def]
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _add_people(session: Session):  # type: ignore[no-untyped-def]
+    """INSERT of new people, as parameters of one statement; anyone already known keeps their row."""
+    return _insert(session)(Person.__table__).on_conflict_do_nothing(index_elements=["workspace_id", "slack_user_id"])
+
+
 def add_attendees(session: Session, *, event: Event, slack_user_ids: Iterable[str]) -> int:
     """Everyone listed is an attendee of the event: people made where new, roles granted where missing.
 
@@ -135,12 +140,12 @@ def add_attendees(session: Session, *, event: Event, slack_user_ids: Iterable[st
     wanted = list(dict.fromkeys(slack_user_ids))
     session.flush()  # the event's id, if the caller made it in this transaction
     insert = _insert(session)
-    people_table, roles_table = Person.__table__, EventRole.__table__
+    roles_table = EventRole.__table__
     added = 0
     now = utcnow()
     # Each insert is one statement with its rows as parameters (SQLAlchemy's "insertmanyvalues"):
     # compiled once and cached, where a VALUES clause built from the rows is compiled afresh each time.
-    add_people = insert(people_table).on_conflict_do_nothing(index_elements=["workspace_id", "slack_user_id"])
+    add_people = _add_people(session)
     add_roles = insert(roles_table).on_conflict_do_nothing(
         index_elements=["event_id", "person_id", "role"]).returning(roles_table.c.id)
     for start in range(0, len(wanted), BULK_ROWS):
@@ -218,9 +223,8 @@ def people_by_slack_id(session: Session, *, workspace_ids_and_slack_ids: set[tup
     if missing:
         # One statement for all of them: in a burst, a row and a savepoint per new voter held the
         # GIL the acknowledgements need. A person made meanwhile by another transaction is kept.
-        session.execute(
-            _insert(session)(Person.__table__).on_conflict_do_nothing(index_elements=["workspace_id", "slack_user_id"]),
-            [{"workspace_id": workspace_id, "slack_user_id": slack_user_id, "is_bot": False, "is_deleted": False}
-             for workspace_id, slack_user_id in sorted(missing)])
+        session.execute(_add_people(session), [
+            {"workspace_id": workspace_id, "slack_user_id": slack_user_id, "is_bot": False, "is_deleted": False}
+            for workspace_id, slack_user_id in sorted(missing)])
         found = known()
     return found
