@@ -113,6 +113,28 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
+def post_cards_as_eventbot_does(slack: SlackElsewhere) -> None:
+    """For the bare app, which posts none: the cards eventbot would post for the same questions.
+
+    Slack sends the whole message with every click, so reading a click costs what its card weighs:
+    the bare app gets the same cards, and so the same click payloads, byte for byte but the counts.
+    """
+    from slack_sdk import WebClient
+
+    from bot.models import QuestionStatus
+    from bot.questions.blocks import question_card
+    from bot.questions.rules import QuestionCard
+
+    client = WebClient(token=TOKEN, base_url=slack.api_url)
+    for n in range(QUESTIONS):
+        card = question_card(QuestionCard(
+            question_id=n + 1, event_id=1, channel_id=CHANNEL, text=f"Question {n}: how would this work for us?",
+            status=QuestionStatus.OPEN, votes=0, askers=(ATTENDEES[n % len(ATTENDEES)],), anonymous_askers=0,
+            segment_title=None, presenter_slack_id=None, answer_text=None, merged_into_text=None,
+            card_message_ts=None))
+        client.chat_postMessage(channel=CHANNEL, text=card.text, blocks=card.blocks)
+
+
 def burst(slack: SlackElsewhere, seconds: float, *, fake_cards: bool,
           cpu: Callable[[], float]) -> tuple[list[float], int, float]:
     """Send the questions, then the clicks, each at its planned moment; return ack times, errors, and
@@ -154,13 +176,7 @@ def burst(slack: SlackElsewhere, seconds: float, *, fake_cards: bool,
         for future in futures:
             future.result()
         if fake_cards:
-            from slack_sdk import WebClient
-
-            client = WebClient(token=TOKEN, base_url=slack.api_url)
-            for n in range(QUESTIONS):
-                client.chat_postMessage(channel=CHANNEL, text=f"Question {n}", blocks=[
-                    {"type": "actions", "elements": [{"type": "button", "action_id": "question_upvote",
-                                                      "text": {"type": "plain_text", "text": "Upvote"}, "value": str(n)}]}])
+            post_cards_as_eventbot_does(slack)
         deadline = time.monotonic() + 30
         while True:
             cards = cards_now()
