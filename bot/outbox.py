@@ -202,6 +202,14 @@ def notice(session: Session, *, recipient: str, message: Any, now: datetime, wor
 # instead of at their next poll: a question's card follows its ack within moments.
 _ENQUEUED = "eventbot_outbox_enqueued"
 _wakers: list[Callable[[], None]] = []
+# How many transactions in this process have committed rows due at once: a sender compares it
+# before and after sending, to know whether its own sends asked for more (an organiser told).
+_enqueues = itertools.count()
+_enqueued_so_far = 0
+
+
+def enqueued_so_far() -> int:
+    return _enqueued_so_far
 
 
 def wake_senders(session: Session) -> None:
@@ -221,6 +229,8 @@ def stop_waking(callback: Callable[[], None]) -> None:
 @event.listens_for(Session, "after_commit")
 def _wake_senders(session: Session) -> None:
     if session.info.pop(_ENQUEUED, False):
+        global _enqueued_so_far
+        _enqueued_so_far = next(_enqueues) + 1
         for callback in list(_wakers):
             callback()
 
@@ -448,8 +458,10 @@ def _finish(session: Session, item: Claimed, **values: Any) -> bool:
     return bool(done)
 
 
-def mark_sent(session: Session, item: Claimed, *, ts: str, now: datetime) -> bool:
-    return _finish(session, item, status=DeliveryStatus.SENT, sent_at=now, message_ts=ts or None, in_doubt=False,
+def mark_sent(session: Session, item: Claimed, *, ts: str, sent_at: datetime) -> bool:
+    """`sent_at`: when the call that made the post went out, which is when Slack counts it against
+    the method's rate limit (card redraws are paced by it), not when it came back."""
+    return _finish(session, item, status=DeliveryStatus.SENT, sent_at=sent_at, message_ts=ts or None, in_doubt=False,
                    last_error=None, coalesce_key=None)
 
 

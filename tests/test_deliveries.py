@@ -6,19 +6,23 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot import lease as scheduler_lease
 from bot import outbox
 from bot.app import outbox_kinds
+from bot.clock import utcnow
 from bot.db import Database, unit_of_work
 from bot.lease import SchedulerSingleton
-from bot.models import DeliveryStatus, Reminder, ReminderAudience, ReminderStatus
+from bot.models import Delivery, DeliveryStatus, Reminder, ReminderAudience, ReminderStatus
 from bot.reminders import deliveries
 from bot.slack.client import make_web_client
+from bot.slack.messages import Message
 from bot.slack.sender import Sender
 from tests.apprunner import BOT_TOKEN
 from tests.conftest import BACKENDS
@@ -346,3 +350,59 @@ def test_a_standby_taking_over_the_lease_takes_back_the_old_holders_claims_at_on
     with unit_of_work(database) as session:
         reclaimed = {item.delivery_id for item in outbox.claim(session, worker=standby, now=later, limit=1000)}
     assert reclaimed == theirs
+
+
+class ReadyIn:
+    """A kind whose row is ready to send `wait` seconds after it is first prepared, as a card redraw
+    waits for its turn in chat.update's budget."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        self.ready_at: datetime | None = None
+
+    def prepare(self, session: Session, item: outbox.Claimed, now: datetime) -> outbox.Prepared:
+        self.ready_at = self.ready_at or now + timedelta(seconds=self.wait)
+        left = (self.ready_at - now).total_seconds()
+        if left > 0:
+            return outbox.Prepared(channel=PEOPLE[0], later=left)
+        return outbox.Prepared(channel=PEOPLE[0], message=Message(text="Your turn came"))
+
+    def sent(self, session: Session, item: outbox.Claimed, ts: str) -> None:
+        pass
+
+    def failed(self, session: Session, item: outbox.Claimed, error: str, now: datetime) -> None:
+        pass
+
+
+def _enqueue_one(database: Database, kind: str) -> None:
+    with unit_of_work(database) as session:
+        outbox.enqueue(session, kind=kind, recipient=PEOPLE[0], now=utcnow())
+
+
+def _the_row(database: Database, kind: str) -> Delivery:
+    with unit_of_work(database) as session:
+        return session.scalars(select(Delivery).where(Delivery.kind == kind)).one()
+
+
+def test_a_row_told_to_wait_a_moment_goes_out_in_the_same_pass_on_one_claim(
+        database: Database, client: WebClient, slack: SlackDouble) -> None:
+    """Put back and claimed again, it went out only at the sender's next wake-up, later than its
+    turn: the next redraw of a burst was then early for its own, and so on, each a wasted claim."""
+    kind = ReadyIn(0.1)
+    _enqueue_one(database, "ready_in")
+    run = Sender(database, client, {"ready_in": kind}, threads=1).deliver_due()
+    assert run.sent == 1 and dm_count(slack, PEOPLE[0]) == 1
+    row = _the_row(database, "ready_in")
+    assert (row.status, row.attempts) == (DeliveryStatus.SENT, 1)
+    assert row.sent_at is not None and kind.ready_at is not None and row.sent_at >= kind.ready_at
+
+
+def test_a_row_told_to_wait_longer_is_put_back_until_its_time(
+        database: Database, client: WebClient, slack: SlackDouble) -> None:
+    kind = ReadyIn(30)
+    _enqueue_one(database, "ready_in")
+    run = Sender(database, client, {"ready_in": kind}, threads=1).deliver_due()
+    assert run.sent == 0 and dm_count(slack, PEOPLE[0]) == 0
+    row = _the_row(database, "ready_in")
+    assert (row.status, row.claimed_by) == (DeliveryStatus.PENDING, None)
+    assert kind.ready_at is not None and abs((row.next_attempt_at - kind.ready_at).total_seconds()) < 1

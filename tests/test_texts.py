@@ -357,7 +357,7 @@ def test_a_reply_racing_its_prompts_post_is_stored_or_sent_again(database: Datab
     def record_the_post() -> None:  # what the sender does once Slack has answered
         with unit_of_work(database) as session:
             session.get_one(ReflectionPrompt, prompt_id).message_ts = ts
-            outbox.mark_sent(session, item, ts=ts, now=NOW)
+            outbox.mark_sent(session, item, ts=ts, sent_at=NOW)
 
     sender = threading.Thread(target=record_the_post)
 

@@ -63,8 +63,9 @@ class CardRedraw:
 
     def prepare(self, session: Session, item: Claimed, now: datetime) -> Prepared:
         assert item.subject_id is not None
-        # The turn first, before any rendering: most rows in a burst are waiting for theirs.
-        wait = self._turn(item.delivery_id, now) or _redraw_wait(session, item, now)
+        # The turn first, before any rendering. Both waits count: a row put back for the shorter
+        # one would only be claimed again to be told the longer.
+        wait = max(self._turn(item.delivery_id, now), _redraw_wait(session, item, now))
         if wait > 0:
             return Prepared(channel=item.recipient, later=wait)
         # Given up only now: a row whose turn came while another process's redraw was still

@@ -568,6 +568,10 @@ REDRAW_AFTER = timedelta(seconds=1)
 # chat.update's Tier 3 budget is ~50 a minute per workspace; redraws stay just inside it.
 CARD_UPDATES_PER_MINUTE = 48
 REDRAW_PACE = timedelta(seconds=60 / CARD_UPDATES_PER_MINUTE)
+# Waiting redraws fall due this far apart: the pace, and a moment for the sender to claim and send
+# each. Due exactly a pace apart, every row was claimed a little before the last redraw was a pace
+# old, put back, and claimed again (bench/qa_burst.py: 71 such round trips for 37 redraws).
+REDRAW_SPACING = REDRAW_PACE + timedelta(milliseconds=50)
 
 
 def request_redraw(session: Session, *, question_id: int, now: datetime) -> None:
@@ -591,7 +595,7 @@ def request_redraws(session: Session, *, question_ids: Iterable[int], now: datet
 def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *, now: datetime) -> None:
     """(question, event, workspace, channel) of each card: its redraw rows, in one statement.
 
-    A card whose redraw is waiting needs no other. A new one is due a pace after the last one
+    A card whose redraw is waiting needs no other. A new one is due a spacing after the last one
     waiting in its workspace, so that in a burst the sender claims each redraw when its turn comes,
     instead of claiming every one as it falls due only to be told how long to wait.
     """
@@ -613,7 +617,7 @@ def _enqueue_redraws(session: Session, cards: list[tuple[int, int, int, str]], *
             continue
         due = now + REDRAW_AFTER
         if workspace_id in last_due:
-            due = max(due, last_due[workspace_id] + REDRAW_PACE)
+            due = max(due, last_due[workspace_id] + REDRAW_SPACING)
         last_due[workspace_id] = due
         # The insert still coalesces: a redraw asked for by another transaction meanwhile wins.
         posts.append({"kind": CARD_REDRAW, "recipient": channel_id, "workspace_id": workspace_id,
