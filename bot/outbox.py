@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -204,8 +205,8 @@ _ENQUEUED = "eventbot_outbox_enqueued"
 _wakers: list[Callable[[], None]] = []
 # How many transactions in this process have committed rows due at once: a sender compares it
 # before and after sending, to know whether its own sends asked for more (an organiser told).
-_enqueues = itertools.count()
 _enqueued_so_far = 0
+_enqueued_lock = threading.Lock()
 
 
 def enqueued_so_far() -> int:
@@ -230,7 +231,8 @@ def stop_waking(callback: Callable[[], None]) -> None:
 def _wake_senders(session: Session) -> None:
     if session.info.pop(_ENQUEUED, False):
         global _enqueued_so_far
-        _enqueued_so_far = next(_enqueues) + 1
+        with _enqueued_lock:
+            _enqueued_so_far += 1
         for callback in list(_wakers):
             callback()
 

@@ -439,11 +439,12 @@ class Sender:
 
     def _prepare(self, kind: Kind, item: Claimed) -> Prepared | None:
         """The row ready to send now; None if it was put back to wait for its time."""
-        for attempt in range(WAITS_IN_PLACE + 1):
+        waited = 0
+        while True:
             with unit_of_work(self.database) as session:
                 prepared = kind.prepare(session, item, self.clock())
                 wait = prepared.later
-                in_place = (wait is not None and wait <= WAIT_IN_PLACE_SECONDS and attempt < WAITS_IN_PLACE
+                in_place = (wait is not None and wait <= WAIT_IN_PLACE_SECONDS and waited < WAITS_IN_PLACE
                             and not self.stopping.is_set())
                 if wait is not None and not in_place:
                     # In the same transaction: in a burst most redraws are told to wait for their turn.
@@ -452,8 +453,8 @@ class Sender:
                 return prepared
             if not in_place:
                 return None
+            waited += 1
             self.stopping.wait(wait)
-        raise AssertionError("unreachable: the last attempt waits in place for nothing")
 
     def _record_sent(self, kind: Kind, item: Claimed, ts: str, prepared: Prepared, *, sent_at: datetime) -> None:
         """Record a post Slack made. The ts is known only here, so a database that does not answer
